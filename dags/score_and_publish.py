@@ -1,0 +1,47 @@
+"""Score every customer and seller with the ``@champion`` models and publish the day atomically.
+
+Scheduled on the ``warehouse_features`` asset: it scores as of the day after each data day the warehouse
+built. Skips (does not fail) a model that has no champion yet. Emits ``warehouse_scores``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import dag, get_current_context, task
+
+from ecomflow.assets import FEATURES, SCORES
+
+DEFAULT_ARGS = {
+    "owner": "ml-platform",
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=1),
+    "execution_timeout": dt.timedelta(minutes=30),
+}
+
+
+@dag(
+    schedule=[FEATURES],
+    start_date=dt.datetime(2025, 1, 1),
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["ml", "scores"],
+    doc_md=__doc__,
+)
+def score_and_publish():  # noqa: D103
+    @task
+    def days() -> list[str]:
+        from ecomflow.orchestration import run_days
+
+        return [d.isoformat() for d in run_days(get_current_context())]
+
+    @task(outlets=[SCORES])
+    def score(model: str, days: list[str]) -> list[dict]:
+        from ecomflow.orchestration import score as score_model
+
+        return score_model(model, [dt.date.fromisoformat(d) for d in days])
+
+    score.partial(days=days()).expand(model=["purchase_propensity", "credit_risk"])
+
+
+score_and_publish()

@@ -1,0 +1,46 @@
+"""Train the purchase-propensity and SME credit-risk models, log them to MLflow and run the promotion gate.
+
+Weekly, and on demand with the ``models`` param. A model whose training set cannot support it yet (no
+closed label windows, one class, a missing source) is skipped with the reason, not failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+DEFAULT_ARGS = {
+    "owner": "ml-platform",
+    "retries": 1,
+    "retry_delay": dt.timedelta(minutes=5),
+    "execution_timeout": dt.timedelta(hours=2),
+}
+MODELS = ["purchase_propensity", "credit_risk"]
+
+
+@dag(
+    schedule="@weekly",
+    start_date=dt.datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["ml", "mlflow"],
+    params={"models": Param(MODELS, type="array", description="Models to train.")},
+    doc_md=__doc__,
+)
+def train():  # noqa: D103
+    @task
+    def models() -> list[str]:
+        return list(get_current_context()["params"]["models"])
+
+    @task
+    def fit(model: str) -> dict:
+        from ecomflow.orchestration import train as train_model
+
+        return train_model(model, get_current_context())
+
+    fit.expand(model=models())
+
+
+train()

@@ -1,0 +1,59 @@
+"""Build the warehouse with dbt (rendered by astronomer-cosmos) for the days that landed in ``raw``.
+
+Scheduled on the ``warehouse_raw`` asset. dbt gets the run's days as vars, so the point-in-time features of
+exactly those as-of dates are (re)built; reruns and backfills give the same rows. Emits ``warehouse_features``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import dag, get_current_context, task
+from cosmos import DbtTaskGroup
+
+from ecomflow.assets import FEATURES, RAW
+from ecomflow.transform import cosmos_configs
+
+DEFAULT_ARGS = {
+    "owner": "analytics-engineering",
+    "retries": 1,
+    "retry_delay": dt.timedelta(minutes=2),
+    "execution_timeout": dt.timedelta(hours=1),
+}
+VARS_XCOM = "{{{{ ti.xcom_pull(task_ids='days')['{}'] }}}}"
+
+
+@dag(
+    schedule=[RAW],
+    start_date=dt.datetime(2025, 1, 1),
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["dbt", "warehouse"],
+    doc_md=__doc__,
+)
+def warehouse():  # noqa: D103
+    @task
+    def days() -> dict:
+        from ecomflow.orchestration import dbt_vars, run_days
+
+        days = run_days(get_current_context())
+        return {**dbt_vars(days), "days": [d.isoformat() for d in days]}
+
+    dbt = DbtTaskGroup(
+        group_id="dbt",
+        operator_args={
+            "vars": {"as_of_from": VARS_XCOM.format("as_of_from"), "as_of_to": VARS_XCOM.format("as_of_to")},
+            "install_deps": False,
+        },
+        **cosmos_configs(),
+    )
+
+    @task(outlets=[FEATURES])
+    def publish(run: dict, *, outlet_events=None) -> None:  # noqa: ANN001
+        outlet_events[FEATURES].extra = {"days": run["days"]}
+
+    run = days()
+    run >> dbt >> publish(run)
+
+
+warehouse()

@@ -1,0 +1,219 @@
+"""``ecomflow``: run the platform on this machine (embedded services) or against configured servers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ecomflow.local import runtime
+from ecomflow.settings import Settings, get_settings
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
+console = Console()
+
+Day = Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"])]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+def _days(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def start_core(settings: Settings) -> dict[str, str]:
+    """Start what every command needs: PostgreSQL (if embedded), the MLflow server, Airflow's database."""
+    env = runtime.apply_env(settings)
+    if settings.embedded_postgres:
+        with console.status("starting PostgreSQL"):
+            runtime.postgres(settings).start()
+    with console.status("migrating Airflow's metadata database"):
+        runtime.migrate_airflow(env)
+    for service in runtime.services(settings):
+        with console.status(f"starting {service.name}"):
+            runtime.start_service(settings, service, env)
+    return env
+
+
+@app.command()
+def up() -> None:
+    """Start PostgreSQL, MLflow and Airflow (api-server, scheduler, dag-processor, triggerer) in the background."""
+    settings = get_settings()
+    env = start_core(settings)
+    from ecomflow.transform import ensure_manifest
+
+    ensure_manifest()
+    for service in runtime.airflow_services(settings):
+        with console.status(f"starting {service.name}"):
+            runtime.start_service(settings, service, env)
+    _print_urls(settings)
+
+
+def _print_urls(settings: Settings) -> None:
+    password = runtime.runtime_secrets(settings)["admin_password"]
+    console.print(
+        f"Airflow UI   http://127.0.0.1:{settings.airflow_port}  (login {settings.airflow_user} / {password})"
+    )
+    console.print(f"MLflow UI    {settings.mlflow_uri}")
+    console.print(f"Warehouse    {settings.warehouse}   (or: ecomflow psql)")
+
+
+@app.command()
+def down() -> None:
+    """Stop everything ``up`` or ``demo`` started; stored data stays for the next ``up``."""
+    settings = get_settings()
+    for service in [*reversed(runtime.airflow_services(settings)), *runtime.services(settings)]:
+        if runtime.stop_service(settings, service.name):
+            console.print(f"stopped {service.name}")
+    if settings.embedded_postgres and runtime.postgres(settings).is_running():
+        runtime.postgres(settings).stop()
+        console.print("stopped postgres")
+
+
+@app.command()
+def status() -> None:
+    """Show what runs where."""
+    settings = get_settings()
+    table = Table("service", "state", "where")
+    pg = runtime.postgres(settings)
+    if settings.embedded_postgres:
+        table.add_row("postgres", "running" if pg.is_running() else "stopped", f"{settings.pg_host}:{settings.pg_port}")
+    for service in [*runtime.services(settings), *runtime.airflow_services(settings)]:
+        pid = runtime.service_pid(settings, service.name)
+        table.add_row(
+            service.name, f"running (pid {pid})" if pid else "stopped", str(runtime.log_path(settings, service.name))
+        )
+    console.print(table)
+
+
+@app.command()
+def psql(
+    command: Annotated[str | None, typer.Option("-c", "--command", help="Run one statement and exit.")] = None,
+) -> None:
+    """Psql on the warehouse."""
+    settings = get_settings()
+    from ecomflow.local.postgres import POSTGRES_BIN_PATH
+
+    binary = shutil.which("psql") or str(POSTGRES_BIN_PATH / "psql")
+    args = [binary, settings.warehouse, *(["-c", command] if command else [])]
+    raise typer.Exit(subprocess.run(args).returncode)
+
+
+@app.command()
+def generate(start: Day, end: Day, landing: Annotated[Path | None, typer.Option()] = None) -> None:
+    """Write the simulator's files for the days ``start``..``end`` into the landing area."""
+    settings = get_settings()
+    _generate(settings, start.date(), end.date(), landing or settings.landing)
+
+
+def _generate(settings: Settings, start: dt.date, end: dt.date, landing: Path) -> None:
+    from ecomflow.sources.simulator import SimulatorConfig, write_days
+
+    config = SimulatorConfig(seed=settings.seed, n_customers=settings.n_customers, start_date=settings.start_date)
+    with _progress() as progress:
+        task = progress.add_task("generating source files", total=(end - start).days + 1)
+        write_days(config, start, end, landing, progress=lambda n: progress.advance(task, n))
+
+
+@app.command()
+def ingest(
+    start: Annotated[dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"])],
+    end: Annotated[dt.datetime, typer.Option("--to", formats=["%Y-%m-%d"])],
+    landing: Annotated[Path | None, typer.Option(help="Landing directory: <table>/dt=YYYY-MM-DD/*.parquet|csv")] = None,
+) -> None:
+    """Load landing files (simulated or your own, laid out in the contract) into ``raw``."""
+    settings = get_settings()
+    start_core(settings) if settings.embedded_postgres else runtime.apply_env(settings)
+    _ingest(landing or settings.landing, start.date(), end.date())
+
+
+def _ingest(landing: Path, start: dt.date, end: dt.date) -> None:
+    from ecomflow.ingest import ingest_range
+
+    totals = {"loaded": 0, "quarantined": 0}
+    with _progress() as progress:
+        task = progress.add_task(f"loading {landing}", total=(end - start).days + 1)
+
+        def on_day(day: dt.date, reports: list) -> None:
+            totals["loaded"] += sum(r.rows_loaded for r in reports)
+            totals["quarantined"] += sum(r.rows_quarantined for r in reports)
+            for report in reports:
+                for warning in report.warnings:
+                    console.print(f"[yellow]{report.table} {day}: {warning}")
+            progress.advance(task)
+
+        ingest_range(landing, start, end, on_day=on_day)
+    console.print(f"loaded {totals['loaded']:,} rows, quarantined {totals['quarantined']:,} (see raw.quarantine)")
+
+
+@app.command()
+def demo(
+    days: Annotated[int | None, typer.Option(help="Days run through the Airflow DAGs.")] = None,
+    history_days: Annotated[int | None, typer.Option(help="Days of history loaded before them.")] = None,
+) -> None:
+    """Run the whole platform end to end on simulated data and print a summary."""
+    started = time.monotonic()
+    settings = get_settings()
+    days = days or settings.demo_days
+    history_days = settings.history_days if history_days is None else history_days
+    start_core(settings)
+    from ecomflow.transform import ensure_manifest, run_dbt
+
+    ensure_manifest()
+    first = settings.start_date
+    history_end = first + dt.timedelta(days=history_days - 1)
+    demo_days = _days(history_end + dt.timedelta(days=1), history_end + dt.timedelta(days=days))
+    if history_days:
+        _generate(settings, first, history_end, settings.landing)
+        _ingest(settings.landing, first, history_end)
+        with console.status("building the warehouse over the history (dbt build)"):
+            run_dbt(["build", "--quiet"])
+    from ecomflow.local.pipeline import load_dags, run_day
+
+    logging.getLogger("airflow").setLevel(logging.WARNING)
+    dags = load_dags()
+    with _progress() as progress:
+        task = progress.add_task("running the DAGs day by day", total=len(demo_days))
+        for i, day in enumerate(demo_days):
+            progress.update(task, description=f"DAGs for {day}")
+            run_day(day, train=(i % 7 == 0), dags=dags)
+            progress.advance(task)
+    _summary(settings, demo_days, time.monotonic() - started)
+
+
+def _summary(settings: Settings, demo_days: list[dt.date], seconds: float) -> None:
+    from ecomflow.local.summary import layer_counts, model_summary
+
+    table = Table("layer", "relation", "rows", title="Rows per layer")
+    for layer, relation, rows in layer_counts():
+        table.add_row(layer, relation, f"{rows:,}")
+    console.print(table)
+    models = Table("model", "champion", "test ROC AUC", "test PR AUC", "scored days", title="Models")
+    for row in model_summary(demo_days):
+        models.add_row(*row)
+    console.print(models)
+    console.print(f"Demo of {len(demo_days)} day(s) finished in {seconds / 60:.1f} min. Look next:")
+    console.print("  ecomflow up      → Airflow UI (the demo's runs are there) and MLflow UI")
+    console.print('  ecomflow psql -c "select * from scores.customer_purchase_propensity limit 5"')
+    _print_urls(settings)
+    console.print("  ecomflow down    → stop everything")
+
+
+def main() -> None:  # pragma: no cover
+    """Entry point."""
+    logging.basicConfig(level=os.environ.get("ECOMFLOW_LOG_LEVEL", "WARNING"))
+    app()

@@ -1,0 +1,1 @@
+"""The embedded runtime: PostgreSQL, MLflow and Airflow processes on this machine."""

@@ -1,0 +1,56 @@
+"""What the demo prints at the end: rows per layer and the champion models."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ecomflow.warehouse import connect
+
+LAYERS = ("raw", "staging", "marts", "features", "scores")
+
+
+def layer_counts() -> list[tuple[str, str, int]]:
+    """(schema, relation, rows) of every table and view in the platform's schemas."""
+    result = []
+    with connect() as conn:
+        relations = conn.execute(
+            "select table_schema, table_name from information_schema.tables where table_schema = any(%s) "
+            "order by array_position(%s, table_schema::text), table_name",
+            (list(LAYERS), list(LAYERS)),
+        ).fetchall()
+        for schema, name in relations:
+            rows = conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+            result.append((schema, name, rows))
+    return result
+
+
+def model_summary(days: list[dt.date]) -> list[tuple[str, str, str, str, str]]:
+    """(model, champion version, test ROC AUC, test PR AUC, days with scores) per model."""
+    from mlflow import MlflowClient
+
+    from ml.models import MODEL_NAMES, get_spec
+    from ml.registry import champion_version
+
+    client = MlflowClient()
+    rows = []
+    for name in MODEL_NAMES:
+        version = champion_version(name)
+        metrics = client.get_run(client.get_model_version(name, version).run_id).data.metrics if version else {}
+        spec = get_spec(name)
+        with connect() as conn:
+            exists = conn.execute("select to_regclass(%s) is not null", (spec.scores_table,)).fetchone()[0]
+            scored = (
+                conn.execute(f"select count(distinct as_of_date) from {spec.scores_table}").fetchone()[0]
+                if exists
+                else 0
+            )
+        rows.append(
+            (
+                name,
+                f"v{version}" if version else "none",
+                f"{metrics.get('test_roc_auc', float('nan')):.3f}",
+                f"{metrics.get('test_pr_auc', float('nan')):.3f}",
+                f"{scored}/{len(days)}",
+            )
+        )
+    return rows

@@ -1,0 +1,64 @@
+"""The dbt project as the rest of the platform sees it: its cosmos configs and a precompiled manifest.
+
+Cosmos parses the DAG folder from ``target/manifest.json`` so that parsing never runs ``dbt ls``; this module
+builds that manifest (``dbt parse``) when it is missing or older than the project's files.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ecomflow.settings import DBT_PROJECT_DIR
+
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
+
+
+def _project_files() -> list[Path]:
+    folders = ("models", "macros", "snapshots", "seeds", "tests")
+    files = [p for folder in folders for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return files + [DBT_PROJECT_DIR / "dbt_project.yml"]
+
+
+def manifest_is_stale() -> bool:
+    """Whether the manifest is missing or older than any project file."""
+    if not MANIFEST.exists():
+        return True
+    built = MANIFEST.stat().st_mtime
+    return any(p.stat().st_mtime > built for p in _project_files())
+
+
+def run_dbt(args: list[str]) -> None:
+    """Run dbt in-process (the dbt runner) in the project, failing loudly on error."""
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke([*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)])
+    if not result.success:
+        raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'see the dbt log above'}")
+
+
+def ensure_manifest() -> Path:
+    """Build ``target/manifest.json`` with ``dbt parse`` if it is missing or stale."""
+    if manifest_is_stale():
+        run_dbt(["parse", "--quiet"])
+    return MANIFEST
+
+
+def cosmos_configs() -> dict:
+    """Project, profile, execution and render configs shared by every cosmos task group."""
+    from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    return {
+        "project_config": ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=MANIFEST),
+        "profile_config": ProfileConfig(
+            profile_name="ecomflow", target_name="dev", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
+        ),
+        "execution_config": ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            dbt_executable_path=DBT_EXECUTABLE,
+        ),
+        "render_config": RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
+    }

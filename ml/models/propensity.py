@@ -1,0 +1,18 @@
+"""Purchase propensity: will a customer place an order in the next N days (default 14)?"""
+
+from ecomflow.settings import get_settings
+from ml.models import ModelSpec
+
+SPEC = ModelSpec(
+    name="purchase_propensity",
+    description="Probability that a customer places an order within the label window after the as-of date.",
+    training_table="features.train_customer_purchase",
+    feature_table="features.feat_customer_daily",
+    scores_table="scores.customer_purchase_propensity",
+    entity_key="customer_id",
+    categorical=("signup_channel", "region", "age_band"),
+    primary_metric="roc_auc",
+    split_gap_days=get_settings().propensity_window_days,
+    params={"max_depth": 5, "eta": 0.08, "min_child_weight": 5, "subsample": 0.8, "colsample_bytree": 0.8},
+    promotion_margin=0.002,
+)

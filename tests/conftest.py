@@ -1,0 +1,89 @@
+"""Session fixtures: a real PostgreSQL, MLflow server and Airflow database, started the way the runtime does.
+
+Everything lives in a temporary state directory on free ports, so tests never touch a developer's
+``.ecomflow`` runtime. The environment is set here, at import, before anything imports Airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+STATE_DIR = Path(tempfile.mkdtemp(prefix="ecomflow-test-"))
+os.chmod(STATE_DIR, 0o755)
+os.environ.update(
+    {
+        "ECOMFLOW_STATE_DIR": str(STATE_DIR),
+        "ECOMFLOW_PG_PORT": str(_free_port()),
+        "ECOMFLOW_MLFLOW_PORT": str(_free_port()),
+        "ECOMFLOW_AIRFLOW_PORT": str(_free_port()),
+        "ECOMFLOW_N_CUSTOMERS": os.environ.get("ECOMFLOW_N_CUSTOMERS", "600"),
+    }
+)
+for name in ("ECOMFLOW_WAREHOUSE_URL", "ECOMFLOW_AIRFLOW_DB_URL", "ECOMFLOW_MLFLOW_TRACKING_URI"):
+    os.environ.pop(name, None)
+
+from ecomflow.local import runtime  # noqa: E402
+from ecomflow.settings import get_settings  # noqa: E402
+
+runtime.apply_env(get_settings())
+
+
+@pytest.fixture(scope="session")
+def settings():
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def postgres(settings) -> Iterator[str]:
+    """A real PostgreSQL (the embedded runtime's) for the whole session; yields the warehouse URL."""
+    server = runtime.postgres(settings)
+    server.start()
+    yield settings.warehouse
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(settings, postgres) -> Iterator[str]:
+    """A real MLflow tracking server backed by the session's PostgreSQL."""
+    env = runtime.runtime_env(settings)
+    for service in runtime.services(settings):
+        runtime.start_service(settings, service, env)
+    yield settings.mlflow_uri
+    for service in runtime.services(settings):
+        runtime.stop_service(settings, service.name)
+
+
+@pytest.fixture(scope="session")
+def airflow_db(settings, postgres) -> str:
+    """Airflow's metadata database, migrated."""
+    runtime.migrate_airflow(runtime.runtime_env(settings))
+    return settings.airflow_db
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest(postgres) -> Path:
+    from ecomflow.transform import ensure_manifest
+
+    return ensure_manifest()
+
+
+@pytest.fixture
+def warehouse(postgres):
+    """A connection to the warehouse."""
+    from ecomflow.warehouse import connect
+
+    with connect() as conn:
+        yield conn
