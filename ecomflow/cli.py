@@ -171,17 +171,14 @@ def demo(
     days = days or settings.demo_days
     history_days = settings.history_days if history_days is None else history_days
     start_core(settings)
-    from ecomflow.transform import ensure_manifest, run_dbt
+    from ecomflow.transform import ensure_manifest
 
     ensure_manifest()
     first = settings.start_date
     history_end = first + dt.timedelta(days=history_days - 1)
     demo_days = _days(history_end + dt.timedelta(days=1), history_end + dt.timedelta(days=days))
     if history_days:
-        _generate(settings, first, history_end, settings.landing)
-        _ingest(settings.landing, first, history_end)
-        with console.status("building the warehouse over the history (dbt build)"):
-            run_dbt(["build", "--quiet"])
+        _load_history(settings, first, history_end)
     from ecomflow.local.pipeline import load_dags, run_day
 
     logging.getLogger("airflow").setLevel(logging.WARNING)
@@ -193,6 +190,22 @@ def demo(
             run_day(day, train=(i % 7 == 0), dags=dags)
             progress.advance(task)
     _summary(settings, demo_days, time.monotonic() - started)
+
+
+def _load_history(settings: Settings, first: dt.date, last: dt.date) -> None:
+    from ecomflow.local.pipeline import load_history
+
+    total = (last - first).days + 1
+    with _progress() as progress:
+        generated = progress.add_task("simulating history", total=total)
+        loaded = progress.add_task("loading history into raw", total=total)
+        load_history(
+            settings,
+            first,
+            last,
+            on_generated=lambda n: progress.advance(generated, n),
+            on_loaded=lambda day, reports: progress.advance(loaded),
+        )
 
 
 def _summary(settings: Settings, demo_days: list[dt.date], seconds: float) -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
-from ecomflow.settings import DAGS_DIR
+from ecomflow.settings import DAGS_DIR, Settings
 
 log = logging.getLogger(__name__)
 
@@ -41,3 +42,25 @@ def run_day(day: dt.date, train: bool, dags: dict | None = None) -> None:
     for dag_id in ("ingest", "warehouse", *(("train",) if train else ()), "score_and_publish"):
         log.info("running %s for %s", dag_id, day)
         run_dag(dag_id, day, dags)
+
+
+def load_history(
+    settings: Settings,
+    first: dt.date,
+    last: dt.date,
+    on_generated: Callable[[int], None] | None = None,
+    on_loaded: Callable[[dt.date, list], None] | None = None,
+) -> None:
+    """Bring the warehouse up to ``last`` in bulk: simulate, load into ``raw`` and ``dbt build`` once.
+
+    The opening balance before the days run through Airflow: the same ingestion code as the ``ingest`` DAG,
+    and a full dbt build, without a DAG run per historical day.
+    """
+    from ecomflow.ingest import ingest_range
+    from ecomflow.sources.simulator import SimulatorConfig, write_days
+    from ecomflow.transform import run_dbt
+
+    config = SimulatorConfig(seed=settings.seed, n_customers=settings.n_customers, start_date=settings.start_date)
+    write_days(config, first, last, settings.landing, progress=on_generated)
+    ingest_range(settings.landing, first, last, on_day=on_loaded)
+    run_dbt(["build", "--quiet"])

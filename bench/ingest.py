@@ -1,0 +1,109 @@
+"""Ingestion throughput: our loader (contract validation included) vs ``pandas.to_sql`` vs ``psql \\copy``.
+
+All three load the same rows of ``order_items`` into the same PostgreSQL in one run; the last line prints the
+ratios. Targets (issue 3): >= 20x ``to_sql`` and >= 0.5x ``\\copy``. ``to_sql`` is timed on a sample and
+extrapolated as rows/s (it runs at ~40k rows/s; a full million would take half a minute of nothing new).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+ROWS = int(os.environ.get("BENCH_ROWS", 1_000_000))
+TO_SQL_ROWS = int(os.environ.get("BENCH_TO_SQL_ROWS", 100_000))
+DAY = dt.date(2025, 6, 1)
+
+
+def order_items(n: int) -> pa.Table:
+    """``n`` valid order lines in the contract's schema."""
+    from ecomflow.sources.contract import get_table
+
+    rng = np.random.default_rng(0)
+    orders = np.arange(n) // 3
+    return pa.table(
+        {
+            "order_id": pa.array(np.char.add("o", orders.astype(str))),
+            "line_number": pa.array(np.arange(n) % 3 + 1),
+            "product_id": pa.array(np.char.add("p", rng.integers(0, 50_000, n).astype(str))),
+            "seller_id": pa.array(np.char.add("s", rng.integers(0, 5_000, n).astype(str))),
+            "quantity": pa.array(rng.integers(1, 5, n)),
+            "unit_price": pa.array(np.round(rng.gamma(2, 20, n), 2)),
+            "discount": pa.array(np.round(rng.uniform(0, 3, n), 2)),
+        },
+        schema=get_table("order_items").arrow_schema,
+    )
+
+
+def _seconds(action) -> float:  # noqa: ANN001
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    """Run the three loads and print rows/s and ratios."""
+    from ecomflow.ingest import ensure_raw_schema, ingest_day
+    from ecomflow.local import runtime
+    from ecomflow.local.postgres import POSTGRES_BIN_PATH
+    from ecomflow.settings import get_settings
+    from ecomflow.warehouse import connect
+
+    settings = get_settings()
+    runtime.apply_env(settings)
+    if settings.embedded_postgres:
+        runtime.postgres(settings).start()
+    data = order_items(ROWS)
+    with tempfile.TemporaryDirectory() as tmp, connect() as conn:
+        landing = Path(tmp)
+        part = landing / "order_items" / f"dt={DAY}"
+        part.mkdir(parents=True)
+        pq.write_table(data, part / "part-0.parquet")
+        csv_path = landing / "order_items.csv"
+        pa_csv.write_csv(data, csv_path, pa_csv.WriteOptions(include_header=False))
+        ensure_raw_schema(conn)
+        conn.execute("create schema if not exists bench")
+        conn.execute("drop table if exists bench.copy_target, bench.to_sql_target")
+        conn.execute(
+            f"create table bench.copy_target as select {', '.join(data.column_names)} from raw.order_items with no data"
+        )
+        conn.commit()
+
+        ours = _seconds(lambda: ingest_day(conn, landing, "order_items", DAY))
+        psql = str(POSTGRES_BIN_PATH / "psql")
+        columns = ",".join(data.column_names)
+        copy_cmd = f"\\copy bench.copy_target ({columns}) from '{csv_path}' with (format csv)"
+        ceiling = _seconds(lambda: subprocess.run([psql, settings.warehouse, "-qc", copy_cmd], check=True))
+
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(settings.warehouse.replace("postgresql://", "postgresql+psycopg://"))
+        sample = data.slice(0, TO_SQL_ROWS).to_pandas()
+        naive = _seconds(lambda: sample.to_sql("to_sql_target", engine, schema="bench", index=False))
+        conn.execute("drop schema bench cascade")
+        conn.commit()
+
+    ours_rps, ceiling_rps, naive_rps = ROWS / ours, ROWS / ceiling, TO_SQL_ROWS / naive
+    print(
+        f"rows={ROWS:,}  ecomflow ingest {ours_rps:,.0f} rows/s  psql \\copy {ceiling_rps:,.0f} rows/s  "
+        f"pandas.to_sql {naive_rps:,.0f} rows/s (on {TO_SQL_ROWS:,} rows)",
+        file=sys.stderr,
+    )
+    print(
+        f"ingest: {ours_rps / naive_rps:.1f}x to_sql (target >= 20x), {ours_rps / ceiling_rps:.2f}x psql \\copy "
+        f"(target >= 0.5x)"
+    )
+
+
+if __name__ == "__main__":
+    main()

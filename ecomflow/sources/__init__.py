@@ -1,0 +1,1 @@
+"""Source data: the raw-data contract and the marketplace simulator."""
