@@ -76,7 +76,7 @@ def copy_in(conn: psycopg.Connection, table: str, data: pa.Table) -> int:
 def copy_out(conn: psycopg.Connection, query: str, params: dict | tuple | None = None) -> pa.Table:
     """Run ``query`` and return its result as an Arrow table, through ``COPY ... TO STDOUT``."""
     cursor = conn.cursor()
-    bound = sql.SQL(cursor.mogrify(query, params) if params else query)
+    bound = sql.SQL(psycopg.ClientCursor(conn).mogrify(query, params) if params else query)
     cursor.execute(sql.SQL("select * from ({}) as q limit 0").format(bound))
     fields = [(column.name, _ARROW_BY_OID.get(column.type_code, pa.string())) for column in cursor.description]
     buffer = io.BytesIO()

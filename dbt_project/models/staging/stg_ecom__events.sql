@@ -1,0 +1,1 @@
+{{ stage('events', ['event_id'], ['event_id', 'session_id', 'customer_id', 'event_type', 'product_id', 'event_at']) }}

@@ -1,0 +1,1 @@
+{{ stage('sellers', ['seller_id'], ['seller_id', 'seller_name', 'size_band', 'category', 'region', 'founded_year', 'onboarded_at']) }}

@@ -1,0 +1,1 @@
+{{ stage('shipments', ['shipment_id'], ['shipment_id', 'order_id', 'seller_id', 'carrier', 'shipped_at', 'promised_at', 'delivered_at']) }}
