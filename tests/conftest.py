@@ -7,7 +7,9 @@ Everything lives in a temporary state directory on free ports, so tests never to
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +54,10 @@ def postgres(settings) -> Iterator[str]:
     server = runtime.postgres(settings)
     server.start()
     yield settings.warehouse
+    if "airflow.settings" in sys.modules:  # close Airflow's pooled connections before the server goes away
+        sys.modules["airflow.settings"].dispose_orm()
     server.stop()
+    shutil.rmtree(STATE_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

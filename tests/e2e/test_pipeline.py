@@ -28,10 +28,20 @@ def _count(conn, query: str, *params) -> int:
     return conn.execute(query, params).fetchone()[0]
 
 
-def test_each_day_reached_raw(pipeline, warehouse):
+def test_every_landed_row_reached_raw_or_quarantine(pipeline, settings, warehouse):
+    import pyarrow.parquet as pq
+
+    from ecomflow.ingest.load import available_tables, landing_files
+
     for day in pipeline:
-        for table in ("orders", "order_items", "sessions", "repayments"):
-            assert _count(warehouse, f"select count(*) from raw.{table} where _partition_date = %s", day) > 0, table
+        for table in available_tables(settings.landing):
+            landed = sum(pq.read_metadata(path).num_rows for path in landing_files(settings.landing, table, day))
+            loaded = _count(warehouse, f"select count(*) from raw.{table} where _partition_date = %s", day)
+            quarantined = _count(
+                warehouse, "select count(*) from raw.quarantine where table_name = %s and partition_date = %s", table, day
+            )
+            assert landed == loaded + quarantined, (table, day)
+        assert _count(warehouse, "select count(*) from raw.orders where _partition_date = %s", day) > 0
 
 
 def test_marts_hold_the_run_days(pipeline, warehouse):
