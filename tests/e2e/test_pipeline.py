@@ -38,7 +38,10 @@ def test_every_landed_row_reached_raw_or_quarantine(pipeline, settings, warehous
             landed = sum(pq.read_metadata(path).num_rows for path in landing_files(settings.landing, table, day))
             loaded = _count(warehouse, f"select count(*) from raw.{table} where _partition_date = %s", day)
             quarantined = _count(
-                warehouse, "select count(*) from raw.quarantine where table_name = %s and partition_date = %s", table, day
+                warehouse,
+                "select count(*) from raw.quarantine where table_name = %s and partition_date = %s",
+                table,
+                day,
             )
             assert landed == loaded + quarantined, (table, day)
         assert _count(warehouse, "select count(*) from raw.orders where _partition_date = %s", day) > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecomflow.sources.contract import TABLES
@@ -41,8 +42,8 @@ def test_every_table_follows_the_contract():
                 if not column.nullable:
                     assert values.null_count == 0, f"{table.name}.{column.name}"
                 if column.allowed:
-                    assert pc.all(pc.is_in(values.drop_null(), value_set=__import__("pyarrow").array(
-                        column.allowed))).as_py() in (True, None), f"{table.name}.{column.name}"
+                    allowed = pa.array(column.allowed)
+                    assert pc.all(pc.is_in(values.drop_null(), value_set=allowed)).as_py() in (True, None), column.name
                 if column.min_value is not None and len(values.drop_null()):
                     assert pc.min(values).as_py() >= column.min_value, f"{table.name}.{column.name}"
             keys = data.select(list(table.key)).group_by(list(table.key)).aggregate([]).num_rows
