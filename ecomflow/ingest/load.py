@@ -149,16 +149,18 @@ def ingest_day(
         return report
     report.files = [str(p) for p in files]
     good, quarantine = prepare_day(table, files, report)
-    loaded_at = pa.scalar(dt.datetime.now(dt.UTC), pa.timestamp("us", tz="UTC"))
-    good = _with_lineage(good, day, report.batch_id, loaded_at)
     quarantine = _with_constant(
         quarantine,
         {"table_name": pa.scalar(table_name), "partition_date": pa.scalar(day), "batch_id": pa.scalar(report.batch_id)},
     )
     with conn.transaction(), advisory_lock(conn, f"raw:{table_name}:{day}"):
+        _set_local(conn, {"ecomflow.partition_date": day.isoformat(), "ecomflow.batch_id": report.batch_id})
         conn.execute(f'delete from raw."{table_name}" where _partition_date = %s', (day,))
         conn.execute("delete from raw.quarantine where table_name = %s and partition_date = %s", (table_name, day))
-        report.rows_loaded = copy_in(conn, f"raw.{table_name}", good)
+        for path in report.files:
+            _set_local(conn, {"ecomflow.source_file": path})
+            rows = good if len(report.files) == 1 else good.filter(pc.equal(good.column("_source_file"), path))
+            report.rows_loaded += copy_in(conn, f"raw.{table_name}", rows.drop_columns(["_source_file"]))
         report.rows_quarantined = copy_in(conn, "raw.quarantine", quarantine)
     for warning in report.warnings:
         log.warning("%s %s: %s", table_name, day, warning)
@@ -173,10 +175,10 @@ def _with_constant(data: pa.Table, values: dict[str, pa.Scalar]) -> pa.Table:
     return data
 
 
-def _with_lineage(good: pa.Table, day: dt.date, batch_id: str, loaded_at: pa.Scalar) -> pa.Table:
-    return _with_constant(
-        good, {"_partition_date": pa.scalar(day), "_batch_id": pa.scalar(batch_id), "_loaded_at": loaded_at}
-    )
+def _set_local(conn: psycopg.Connection, values: dict[str, str]) -> None:
+    """Set settings for the rest of the transaction; the raw tables' lineage columns default to them."""
+    for name, value in values.items():
+        conn.execute("select set_config(%s, %s, true)", (name, value))
 
 
 def available_tables(landing: Path) -> list[str]:

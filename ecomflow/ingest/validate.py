@@ -44,12 +44,12 @@ class Rejections:
     counts: list[int] = field(default_factory=list)
 
     def add(self, mask: pa.Array, rows: pa.Array, field_name: str | None, reason: str, raw: pa.Array | None) -> None:
-        """Record ``reason`` for every row where ``mask`` is true."""
+        """Record ``reason`` for every row where ``mask`` is true, with the file's value of ``raw`` as text."""
         indices = pc.indices_nonzero(pc.fill_null(mask, False))
         if len(indices) == 0:
             return
         self.row_numbers.append(rows.take(indices))
-        self.raw_values.append(raw.take(indices) if raw is not None else pa.nulls(len(indices), pa.string()))
+        self.raw_values.append(_as_text(raw.take(indices)) if raw is not None else pa.nulls(len(indices), pa.string()))
         self.fields.append(field_name)
         self.reasons.append(reason)
         self.counts.append(len(indices))
@@ -162,12 +162,11 @@ def check_table(data: pa.Table, table: Table, rows: pa.Array) -> tuple[pa.Table,
             typed_columns[column.name] = pa.nulls(data.num_rows, column.arrow_type)
             continue
         original = data.column(column.name).combine_chunks()
-        raw_text = _as_text(original)
         typed, type_errors = coerce_column(original, column)
-        rejections.add(type_errors, rows, column.name, _TYPE_ERRORS[column.type], raw_text)
+        rejections.add(type_errors, rows, column.name, _TYPE_ERRORS[column.type], original)
         checks = _value_checks(typed, column, table, type_errors)
         for mask, reason in checks:
-            rejections.add(mask, rows, column.name, reason, raw_text)
+            rejections.add(mask, rows, column.name, reason, original)
         for mask in [type_errors, *(m for m, _ in checks)]:
             bad_rows = pc.or_(bad_rows, pc.fill_null(mask, False))
         typed_columns[column.name] = typed
@@ -198,10 +197,23 @@ def _value_checks(typed: pa.Array, column: Column, table: Table, type_errors: pa
 
 
 def duplicate_key_mask(data: pa.Table, key: tuple[str, ...]) -> pa.Array:
-    """True for every row whose key already appeared on an earlier row (the first occurrence wins)."""
-    indexed = data.select(list(key)).append_column("__index", pa.array(np.arange(data.num_rows, dtype=np.int64)))
-    firsts = indexed.group_by(list(key), use_threads=False).aggregate([("__index", "min")]).column("__index_min")
-    return pc.invert(pc.is_in(indexed.column("__index"), value_set=firsts))
+    """True for every row whose key already appeared on an earlier row (the first occurrence wins).
+
+    Each key column becomes dense integer codes (Arrow's dictionary encoding), the codes are combined into one
+    integer per row and NumPy finds the first occurrences: several times faster than a hash group-by on strings.
+    """
+    combined = np.zeros(data.num_rows, dtype=np.int64)
+    for name in key:
+        encoded = pc.dictionary_encode(data.column(name)).combine_chunks()
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        cardinality = len(encoded.dictionary) + 1
+        if int(combined.max(initial=0)) + 1 > np.iinfo(np.int64).max // cardinality:
+            combined = np.unique(combined, return_inverse=True)[1].astype(np.int64)  # re-densify, or it overflows
+        combined = combined * cardinality + codes
+    _, first_index = np.unique(combined, return_index=True)
+    duplicate = np.ones(data.num_rows, dtype=bool)
+    duplicate[first_index] = False
+    return pa.array(duplicate)
 
 
 def _all_false(n: int) -> pa.Array:
