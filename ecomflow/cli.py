@@ -22,7 +22,8 @@ from ecomflow.settings import Settings, get_settings
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
 console = Console()
 
-Day = Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"])]
+DATE = ["%Y-%m-%d"]
+Day = Annotated[dt.datetime, typer.Option(formats=DATE)]
 
 
 def _progress() -> Progress:
@@ -35,14 +36,15 @@ def _days(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
-def start_core(settings: Settings) -> dict[str, str]:
-    """Start what every command needs: PostgreSQL (if embedded), the MLflow server, Airflow's database."""
+def start_core(settings: Settings, airflow: bool = True) -> dict[str, str]:
+    """Start what the commands need: PostgreSQL (if embedded), the MLflow server and (``airflow``) its database."""
     env = runtime.apply_env(settings)
     if settings.embedded_postgres:
         with console.status("starting PostgreSQL"):
             runtime.postgres(settings).start()
-    with console.status("migrating Airflow's metadata database"):
-        runtime.migrate_airflow(env)
+    if airflow:
+        with console.status("migrating Airflow's metadata database"):
+            runtime.migrate_airflow(env)
     for service in runtime.services(settings):
         with console.status(f"starting {service.name}"):
             runtime.start_service(settings, service, env)
@@ -137,7 +139,7 @@ def ingest(
 ) -> None:
     """Load landing files (simulated or your own, laid out in the contract) into ``raw``."""
     settings = get_settings()
-    start_core(settings) if settings.embedded_postgres else runtime.apply_env(settings)
+    start_core(settings, airflow=False)
     _ingest(landing or settings.landing, start.date(), end.date())
 
 
@@ -158,6 +160,62 @@ def _ingest(landing: Path, start: dt.date, end: dt.date) -> None:
 
         ingest_range(landing, start, end, on_day=on_day)
     console.print(f"loaded {totals['loaded']:,} rows, quarantined {totals['quarantined']:,} (see raw.quarantine)")
+
+
+@app.command()
+def build(
+    as_of_from: Annotated[dt.datetime | None, typer.Option(formats=DATE, help="First feature as-of date.")] = None,
+    as_of_to: Annotated[dt.datetime | None, typer.Option(formats=DATE, help="Last feature as-of date.")] = None,
+    select: Annotated[str | None, typer.Option(help="dbt node selection, e.g. 'marts.core+'.")] = None,
+) -> None:
+    """Build and test the warehouse with dbt (what the ``warehouse`` DAG runs), outside Airflow."""
+    from ecomflow.transform import run_dbt
+
+    start_core(get_settings(), airflow=False)
+    args = ["build", *(["--select", select] if select else [])]
+    if as_of_from or as_of_to:
+        first, last = (as_of_from or as_of_to).date(), (as_of_to or as_of_from).date()
+        args += ["--vars", f"{{as_of_from: '{first}', as_of_to: '{last}'}}"]
+    run_dbt(args)
+    console.print("warehouse built")
+
+
+@app.command()
+def train(model: Annotated[str, typer.Argument(help="purchase_propensity or credit_risk")]) -> None:
+    """Train a model, log it to MLflow, register it as challenger and run the promotion gate."""
+    from ml.models import get_spec
+    from ml.training import NotEnoughData, train_model
+
+    start_core(get_settings(), airflow=False)
+    try:
+        with console.status(f"training {model}"):
+            result = train_model(get_spec(model), {"ecomflow.trigger": "cli"})
+    except NotEnoughData as reason:
+        console.print(f"[yellow]skipped: {reason}")
+        return
+    verdict = "promoted to champion" if result.promoted else "kept as challenger"
+    console.print(
+        f"{result.model_name} version {result.version} (run {result.run_id}): "
+        f"test ROC AUC {result.metrics['test_roc_auc']:.3f}, {verdict}"
+    )
+
+
+@app.command()
+def score(
+    model: Annotated[str, typer.Argument(help="purchase_propensity or credit_risk")],
+    as_of: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Score as of this date.")],
+) -> None:
+    """Score every entity with the champion as of a date and publish the scores atomically."""
+    from ml.models import get_spec
+    from ml.scoring import NoChampion, score_and_publish
+
+    start_core(get_settings(), airflow=False)
+    try:
+        result = score_and_publish(get_spec(model), as_of.date())
+    except NoChampion as reason:
+        console.print(f"[yellow]skipped: {reason}")
+        return
+    console.print(f"{result.model_name} v{result.version}: {result.rows:,} scores as of {result.as_of} published")
 
 
 @app.command()

@@ -20,6 +20,17 @@ def read_table(table: str, where: str = "", params: dict | None = None) -> pa.Ta
         return copy_out(conn, f"select * from {table} {where}", params)
 
 
+def missing_sources(spec: ModelSpec) -> list[str]:
+    """The model's raw source tables that hold no row (or do not exist): without them it cannot learn."""
+    missing = []
+    with connect() as conn:
+        for table in spec.sources:
+            exists = conn.execute("select to_regclass(%s) is not null", (f"raw.{table}",)).fetchone()[0]
+            if not exists or not conn.execute(f'select exists (select from raw."{table}")').fetchone()[0]:
+                missing.append(table)
+    return missing
+
+
 def read_training_set(spec: ModelSpec) -> pa.Table:
     """The model's training table: features, entity, as-of date and label (closed label windows only)."""
     return read_table(spec.training_table, f"order by {spec.as_of_column}, {spec.entity_key}")

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ml.evaluation import classification_metrics
-from ml.features import feature_names, model_frame, read_training_set, signature_frame
+from ml.features import feature_names, missing_sources, model_frame, read_training_set, signature_frame
 from ml.models import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,12 @@ def train_model(spec: ModelSpec, tags: dict[str, str] | None = None) -> TrainRes
 
     from ml.registry import promote_if_better
 
+    missing = missing_sources(spec)
+    if missing:
+        raise NotEnoughData(
+            f"{spec.name} not trained: source(s) {', '.join(missing)} have no rows in raw; load them "
+            f"(ecomflow ingest, contract in docs/data-contract.md) to train it"
+        )
     data = read_training_set(spec)
     booster, frame, labels, split, features, params = fit(spec, data)
     best = booster.best_iteration + 1

@@ -204,7 +204,7 @@ def duplicate_key_mask(data: pa.Table, key: tuple[str, ...]) -> pa.Array:
     """
     combined = np.zeros(data.num_rows, dtype=np.int64)
     for name in key:
-        encoded = pc.dictionary_encode(data.column(name)).combine_chunks()
+        encoded = pc.dictionary_encode(data.column(name).combine_chunks())
         codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         cardinality = len(encoded.dictionary) + 1
         if int(combined.max(initial=0)) + 1 > np.iinfo(np.int64).max // cardinality:

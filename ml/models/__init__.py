@@ -15,6 +15,7 @@ class ModelSpec:
     feature_table: str
     scores_table: str
     entity_key: str
+    sources: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     monotone: dict[str, int] = field(default_factory=dict)
     primary_metric: str = "roc_auc"

@@ -9,6 +9,7 @@ SPEC = ModelSpec(
     feature_table="features.feat_seller_monthly",
     scores_table="scores.seller_credit_risk",
     entity_key="seller_id",
+    sources=("sellers", "orders", "order_items", "loans", "loan_schedule", "repayments"),
     categorical=("size_band", "category", "region"),
     # Directions the business knows: worse repayment history never lowers risk.
     monotone={"max_dpd_to_date": 1, "n_late_installments_6m": 1},

@@ -10,6 +10,8 @@ SPEC = ModelSpec(
     feature_table="features.feat_customer_daily",
     scores_table="scores.customer_purchase_propensity",
     entity_key="customer_id",
+    # The minimum a user must load: customers and what they ordered (sessions and events enrich it if present).
+    sources=("customers", "orders", "order_items"),
     categorical=("signup_channel", "region", "age_band"),
     primary_metric="roc_auc",
     split_gap_days=get_settings().propensity_window_days,
