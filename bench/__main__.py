@@ -1,6 +1,7 @@
-"""``python -m bench``: run every benchmark."""
+"""``python -m bench``: run every benchmark; each prints its ratios on its last line."""
 
-from bench import ingest
+from bench import ingest, simulate
 
 if __name__ == "__main__":
+    simulate.main()
     ingest.main()

@@ -12,7 +12,7 @@ from airflow.sdk import dag, get_current_context, task
 from cosmos import DbtTaskGroup
 
 from ecomflow.assets import FEATURES, RAW
-from ecomflow.transform import cosmos_configs
+from ecomflow.transform import cosmos_configs, producer_first
 
 DEFAULT_ARGS = {
     "owner": "analytics-engineering",
@@ -43,10 +43,10 @@ def warehouse():  # noqa: D103
         group_id="dbt",
         operator_args={
             "vars": {"as_of_from": VARS_XCOM.format("as_of_from"), "as_of_to": VARS_XCOM.format("as_of_to")},
-            "install_deps": False,
         },
         **cosmos_configs(),
     )
+    producer_first(dbt)
 
     @task(outlets=[FEATURES])
     def publish(run: dict, *, outlet_events=None) -> None:  # noqa: ANN001

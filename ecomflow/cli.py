@@ -7,7 +7,10 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +33,35 @@ def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     )
+
+
+@contextmanager
+def _output_to_log(path: Path) -> Iterator[None]:
+    """Send everything the pipeline prints (Airflow task logs, dbt) to ``path``; the console keeps the terminal.
+
+    Redirects file descriptors 1 and 2, not just ``sys.stdout``: Airflow's and dbt's loggers hold their own
+    references to the streams.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    console.file = terminal
+    with path.open("ab") as log_file:
+        os.dup2(log_file.fileno(), 1)
+        os.dup2(log_file.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            console.file = sys.stdout
+            terminal.close()
 
 
 def _days(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -235,19 +267,31 @@ def demo(
     first = settings.start_date
     history_end = first + dt.timedelta(days=history_days - 1)
     demo_days = _days(history_end + dt.timedelta(days=1), history_end + dt.timedelta(days=days))
-    if history_days:
-        _load_history(settings, first, history_end)
-    from ecomflow.local.pipeline import load_dags, run_day
-
-    logging.getLogger("airflow").setLevel(logging.WARNING)
-    dags = load_dags()
-    with _progress() as progress:
-        task = progress.add_task("running the DAGs day by day", total=len(demo_days))
-        for i, day in enumerate(demo_days):
-            progress.update(task, description=f"DAGs for {day}")
-            run_day(day, train=(i % 7 == 0), dags=dags)
-            progress.advance(task)
+    pipeline_log = runtime.log_path(settings, "demo")
+    console.print(f"task and dbt logs → {pipeline_log}")
+    try:
+        _run_demo_days(settings, first, history_end, demo_days, pipeline_log)
+    except Exception as error:
+        console.print(f"[red]demo failed: {error}\n[red]the task and dbt logs are in {pipeline_log}")
+        raise typer.Exit(1) from error
     _summary(settings, demo_days, time.monotonic() - started)
+
+
+def _run_demo_days(
+    settings: Settings, first: dt.date, history_end: dt.date, demo_days: list[dt.date], pipeline_log: Path
+) -> None:
+    with _output_to_log(pipeline_log):
+        if history_end >= first:
+            _load_history(settings, first, history_end)
+        from ecomflow.local.pipeline import load_dags, run_day
+
+        dags = load_dags()
+        with _progress() as progress:
+            task = progress.add_task("running the DAGs day by day", total=len(demo_days))
+            for i, day in enumerate(demo_days):
+                progress.update(task, description=f"DAGs for {day}")
+                run_day(day, train=(i % 7 == 0), dags=dags)
+                progress.advance(task)
 
 
 def _load_history(settings: Settings, first: dt.date, last: dt.date) -> None:

@@ -1,4 +1,5 @@
-"""A user with only some sources: customers, orders and order items still reach published propensity scores.
+"""A user with only some sources, as CSV files of their own: customers, orders and order items still reach
+published propensity scores.
 
 Runs the CLI a user would run, in subprocesses, against a warehouse database of its own on the session's
 PostgreSQL and an MLflow store of its own, so nothing here touches the full pipeline's tables or registry.
@@ -8,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import psycopg
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 import pytest
 
 PARTIAL_SOURCES = ("customers", "orders", "order_items")
@@ -22,7 +24,9 @@ DAYS = 150
 
 def _ecomflow(env: dict[str, str], *args: str) -> str:
     command = [str(Path(sys.executable).parent / "ecomflow"), *args]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    # cwd: a local MLflow store keeps artifacts in ./mlruns of the working directory, not in the repository.
+    workdir = Path(env["ECOMFLOW_MLFLOW_TRACKING_URI"].removeprefix("sqlite:///")).parent
+    done = subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, f"ecomflow {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -34,8 +38,10 @@ def partial(settings, postgres, tmp_path_factory):
     full, landing = tmp_path_factory.mktemp("full"), tmp_path_factory.mktemp("partial")
     first, last = settings.start_date, settings.start_date + dt.timedelta(days=DAYS - 1)
     write_days(SimulatorConfig(seed=7, n_customers=settings.n_customers, start_date=first), first, last, full)
-    for table in PARTIAL_SOURCES:
-        shutil.copytree(full / table, landing / table)
+    for table in PARTIAL_SOURCES:  # the user's own export: CSV in the contract's layout
+        for partition in (full / table).iterdir():
+            (landing / table / partition.name).mkdir(parents=True)
+            pa_csv.write_csv(pq.read_table(partition), landing / table / partition.name / "export.csv")
     with psycopg.connect(settings.warehouse, autocommit=True) as conn:
         conn.execute("drop database if exists partial_sources")
         conn.execute("create database partial_sources")
@@ -80,7 +86,8 @@ def test_credit_risk_is_skipped_naming_the_missing_sources(partial):
     assert "skipped" in outputs["score_credit"]
 
 
-def test_missing_sources_stay_empty_and_nothing_else_was_loaded(partial):
-    _, conn, _ = partial
+def test_csv_files_load_like_simulated_ones_and_missing_sources_stay_empty(partial):
+    outputs, conn, _ = partial
+    assert "quarantined 0" in outputs["ingest"]
     assert conn.execute("select count(*) from raw.loans").fetchone()[0] == 0
     assert conn.execute("select count(*) from raw.orders").fetchone()[0] > 0
