@@ -1,8 +1,9 @@
 """Ingestion throughput: our loader (contract validation included) vs ``pandas.to_sql`` vs ``psql \\copy``.
 
-All three load the same rows of ``order_items`` into the same PostgreSQL in one run; the last line prints the
-ratios. Targets (issue 3): >= 20x ``to_sql`` and >= 0.5x ``\\copy``. ``to_sql`` is timed on a sample and
-extrapolated as rows/s (it runs at ~40k rows/s; a full million would take half a minute of nothing new).
+All three load the same rows of ``order_items`` into a benchmark database of their own on the warehouse
+server, in one run; the last line prints the ratios. Targets (issue 3): >= 20x ``to_sql`` and >= 0.5x
+``\\copy``. Ours and ``\\copy`` count the fastest of ``BENCH_TRIALS`` runs, each into an emptied table;
+``to_sql`` (its default method, SQLAlchemy's default driver) runs once: it takes long enough to be steady.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 ROWS = int(os.environ.get("BENCH_ROWS", 1_000_000))
-TO_SQL_ROWS = int(os.environ.get("BENCH_TO_SQL_ROWS", 200_000))
+TO_SQL_ROWS = int(os.environ.get("BENCH_TO_SQL_ROWS", ROWS))
 TRIALS = int(os.environ.get("BENCH_TRIALS", 3))
 DAY = dt.date(2025, 6, 1)
 
@@ -107,7 +108,7 @@ def main() -> None:
         ceiling = _best_seconds(
             lambda: subprocess.run([psql, url, "-qc", copy_cmd], check=True), truncate("bench.copy_target")
         )
-        engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        engine = sqlalchemy.create_engine(url)  # SQLAlchemy's default PostgreSQL driver, as users write it
         sample = data.slice(0, TO_SQL_ROWS).to_pandas()
         naive = _best_seconds(
             lambda: sample.to_sql("to_sql_target", engine, schema="bench", index=False, if_exists="replace"), trials=1

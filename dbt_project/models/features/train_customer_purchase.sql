@@ -1,4 +1,6 @@
 -- Features as of D joined with the label: did the customer order in [D, D + window)? Closed windows only.
+-- Each order day O labels the as-of dates (O - window, O]: expanding orders (few) instead of probing orders
+-- once per feature row (many) keeps this a hash join.
 with
 
 features as (
@@ -19,18 +21,33 @@ last_day as (
 
 ),
 
+order_days as (
+
+    select distinct customer_id, order_date from orders
+
+),
+
+labelled_as_of_dates as (
+
+    select distinct
+        customer_id,
+        generate_series(
+            order_date - ({{ var('propensity_window_days') }}::int - 1), order_date, interval '1 day'
+        )::date as as_of_date
+    from order_days
+
+),
+
 final as (
 
     select
         features.*,
-        case when exists (
-            select 1 from orders
-            where orders.customer_id = features.customer_id
-                and orders.order_date >= features.as_of_date
-                and orders.order_date < features.as_of_date + {{ var('propensity_window_days') }}::int
-        ) then 1 else 0 end as label
+        (labelled_as_of_dates.customer_id is not null)::int as label
     from features
     cross join last_day
+    left join labelled_as_of_dates
+        on features.customer_id = labelled_as_of_dates.customer_id
+        and features.as_of_date = labelled_as_of_dates.as_of_date
     where features.as_of_date + {{ var('propensity_window_days') }}::int - 1 <= last_day.last_loaded_date
 
 )
