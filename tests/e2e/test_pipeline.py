@@ -6,23 +6,6 @@ import datetime as dt
 
 import pytest
 
-HISTORY_DAYS = 400
-RUN_DAYS = 3
-
-
-@pytest.fixture(scope="module")
-def pipeline(settings, postgres, mlflow_server, airflow_db, dbt_manifest):
-    from ecomflow.local.pipeline import load_dags, load_history, run_day
-
-    first = settings.start_date
-    history_end = first + dt.timedelta(days=HISTORY_DAYS - 1)
-    load_history(settings, first, history_end)
-    days = [history_end + dt.timedelta(days=i + 1) for i in range(RUN_DAYS)]
-    dags = load_dags()
-    for i, day in enumerate(days):
-        run_day(day, train=(i == 0), dags=dags)
-    return days
-
 
 def _count(conn, query: str, *params) -> int:
     return conn.execute(query, params).fetchone()[0]
