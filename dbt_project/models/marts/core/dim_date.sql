@@ -1,0 +1,34 @@
+-- One row per calendar day the business has data for, with the calendar attributes analysts group by.
+with
+
+bounds as (
+
+    select min(_partition_date) as first_date, max(_partition_date) as last_date
+    from {{ source('ecom', 'orders') }}
+
+),
+
+days as (
+
+    select generate_series(first_date, last_date, interval '1 day')::date as date_day
+    from bounds
+
+),
+
+final as (
+
+    select
+        date_day,
+        extract(isodow from date_day)::int as day_of_week,
+        trim(to_char(date_day, 'Day')) as day_name,
+        extract(isodow from date_day) in (6, 7) as is_weekend,
+        date_trunc('week', date_day)::date as week_start_date,
+        date_trunc('month', date_day)::date as month_start_date,
+        extract(month from date_day)::int as month_of_year,
+        extract(quarter from date_day)::int as quarter_of_year,
+        extract(year from date_day)::int as year_number
+    from days
+
+)
+
+select * from final

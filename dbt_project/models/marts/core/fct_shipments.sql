@@ -1,0 +1,40 @@
+-- One row per shipment: promised against delivered. An undelivered shipment is late once its promise passed
+-- the last day the warehouse knows of.
+with
+
+shipments as (
+
+    select * from {{ ref('stg_ecom__shipments') }}
+
+),
+
+last_day as (
+
+    select max(_partition_date) as last_loaded_date from {{ source('ecom', 'orders') }}
+
+),
+
+final as (
+
+    select
+        shipments.shipment_id,
+        shipments.order_id,
+        shipments.seller_id,
+        shipments.carrier,
+        shipments.shipped_at,
+        shipments.promised_at,
+        shipments.delivered_at,
+        shipments.shipped_at::date as ship_date,
+        shipments.delivered_at is not null as is_delivered,
+        coalesce(
+            shipments.delivered_at > shipments.promised_at,
+            shipments.promised_at::date < last_day.last_loaded_date
+        ) as is_late,
+        (extract(epoch from shipments.delivered_at - shipments.shipped_at) / 86400.0)::double precision as delivery_days,
+        shipments.known_date
+    from shipments
+    cross join last_day
+
+)
+
+select * from final
