@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 DAY_US = 86_400_000_000
 CATEGORIES = ("fashion", "electronics", "home", "beauty", "sports", "toys", "grocery", "books")
 CITIES = {r: [f"{r}_city_{i}" for i in range(4)] for r in REGIONS}
+PROFILE_CHANGE_RATE = 0.002  # share of existing customers who move or switch marketing consent on a given day
 REVIEW_TEXT = {1: "very disappointed", 2: "not great", 3: "okay", 4: "good value", 5: "excellent, fast delivery"}
 
 
@@ -263,24 +264,43 @@ class Simulator:
         return np.flatnonzero(when == day) if day > 0 else np.flatnonzero(when <= 0)
 
     def customers(self, day: int) -> dict:
-        """Customers signing up on ``day``."""
+        """Customers signing up on ``day``, and earlier customers whose profile changes that day.
+
+        A change (moving to another city of the home region, switching marketing consent) is a new row with
+        ``updated_at`` on the day: the history the customer snapshot keeps as a slowly changing dimension.
+        """
         c = self.pop.customers
-        i = self._new(c["signup"], day)
+        new = self._new(c["signup"], day)
+        rng = _rng(self.config, 50, day)
+        changed = np.flatnonzero((c["signup"] < day) & (rng.random(len(c["signup"])) < PROFILE_CHANGE_RATE))
+        city, opt_in = c["city"].copy(), c["opt_in"].copy()
+        if day > 0:
+            city[changed] = (city[changed] + rng.integers(1, 4, len(changed))) % 4
+            opt_in[changed] ^= rng.random(len(changed)) < 0.5
+        else:
+            changed = changed[:0]
+        i = np.concatenate([new, changed])
         signup_at = _timestamps(c["signup"][i], self.config.start_date, c["signup_frac"][i])
+        updated_at = pa.concat_arrays(
+            [
+                signup_at[: len(new)],
+                _timestamps(np.full(len(changed), day), self.config.start_date, rng.random(len(changed))),
+            ]
+        )
         return {
             "customer_id": _ids("c", i, 7),
             "signup_at": signup_at,
             "signup_channel": np.array(CHANNELS)[(c["channel_cum"][i] < 0.5).sum(axis=1).clip(0, 3)],
             "region": np.array(REGIONS)[c["region"][i]],
             "city": np.array(
-                [CITIES[REGIONS[r]][k] for r, k in zip(c["region"][i], c["city"][i], strict=True)], dtype=object
+                [CITIES[REGIONS[r]][k] for r, k in zip(c["region"][i], city[i], strict=True)], dtype=object
             ),
             "latitude": np.round(c["lat"][i], 4),
             "longitude": np.round(c["lon"][i], 4),
             "age_band": np.array(["18-24", "25-34", "35-44", "45-54", "55+"])[c["age_band"][i]],
             "gender": pa.array(np.array(["f", "m", "x", None], dtype=object)[c["gender"][i]], pa.string()),
-            "marketing_opt_in": c["opt_in"][i],
-            "updated_at": signup_at,
+            "marketing_opt_in": opt_in[i],
+            "updated_at": updated_at,
         }
 
     def sellers(self, day: int) -> dict:
