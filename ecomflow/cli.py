@@ -213,6 +213,17 @@ def build(
 
 
 @app.command()
+def docs(port: Annotated[int, typer.Option(help="Port to serve the docs on.")] = 8081) -> None:
+    """Generate the dbt docs (models, columns, lineage, exposures) and serve them until Ctrl-C."""
+    from ecomflow.transform import run_dbt
+
+    start_core(get_settings(), airflow=False)
+    run_dbt(["docs", "generate"])
+    console.print(f"dbt docs at http://127.0.0.1:{port}  (Ctrl-C to stop)")
+    run_dbt(["docs", "serve", "--port", str(port), "--host", "127.0.0.1", "--no-browser"])
+
+
+@app.command()
 def train(model: Annotated[str, typer.Argument(help="purchase_propensity or credit_risk")]) -> None:
     """Train a model, log it to MLflow, register it as challenger and run the promotion gate."""
     from ml.models import get_spec

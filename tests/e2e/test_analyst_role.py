@@ -6,6 +6,9 @@ Runs on the warehouse the end-to-end pipeline built, connecting as a real login 
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import psycopg
 import pytest
 from psycopg import errors
@@ -49,3 +52,17 @@ def test_analyst_cannot_read_raw_or_staging(as_analyst, relation):
 def test_analyst_cannot_write_anywhere(as_analyst, statement):
     with pytest.raises(errors.InsufficientPrivilege):
         as_analyst.execute(statement)
+
+
+def _readme_queries() -> list[str]:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    return re.findall(r"```sql\n(.*?)```", readme, flags=re.DOTALL)
+
+
+def test_readme_has_the_analyst_queries():
+    assert len(_readme_queries()) >= 3
+
+
+@pytest.mark.parametrize("query", _readme_queries(), ids=lambda q: " ".join(q.split())[:40])
+def test_every_readme_query_runs_as_analyst_and_returns_rows(as_analyst, query):
+    assert as_analyst.execute(query).fetchall()
