@@ -95,8 +95,7 @@ daily as (
         coalesce(session_days.add_to_carts, 0) as add_to_carts,
         coalesce(session_days.searches, 0) as searches,
         coalesce(session_days.wishlists, 0) as wishlists,
-        coalesce(session_days.abandoned_carts, 0) as abandoned_carts,
-        case when order_days.orders > 0 then spine.activity_date end as order_day
+        coalesce(session_days.abandoned_carts, 0) as abandoned_carts
     from spine
     left join order_days
         on spine.customer_id = order_days.customer_id and spine.activity_date = order_days.activity_date
@@ -114,7 +113,6 @@ windowed as (
         region,
         age_band,
         (activity_date - signup_date)::double precision as days_since_signup,
-        (activity_date - max(order_day) over w_all)::double precision as days_since_last_order,
         (sum(orders) over w7)::double precision as orders_7d,
         (sum(orders) over w30)::double precision as orders_30d,
         (sum(orders) over w90)::double precision as orders_90d,
@@ -132,10 +130,24 @@ windowed as (
         (sum(abandoned_carts) over w30)::double precision as cart_abandon_30d
     from daily
     window
-        w_all as (partition by customer_id order by activity_date rows between unbounded preceding and 1 preceding),
         w7 as (partition by customer_id order by activity_date rows between 7 preceding and 1 preceding),
         w30 as (partition by customer_id order by activity_date rows between 30 preceding and 1 preceding),
         w90 as (partition by customer_id order by activity_date rows between 90 preceding and 1 preceding)
+
+),
+
+last_orders as (
+
+    -- From all order history, not the window frames: the spine only reaches 91 days before the first
+    -- as-of date, and a one-day run must give what a full rebuild gives.
+    select windowed.customer_id, windowed.as_of_date, max(order_days.activity_date) as last_order_date
+    from windowed
+    cross join bounds
+    inner join order_days
+        on windowed.customer_id = order_days.customer_id
+        and order_days.activity_date < windowed.as_of_date
+    where windowed.as_of_date between bounds.as_of_from and bounds.as_of_to
+    group by 1, 2
 
 ),
 
@@ -148,7 +160,7 @@ final as (
         windowed.region,
         windowed.age_band,
         windowed.days_since_signup,
-        windowed.days_since_last_order,
+        (windowed.as_of_date - last_orders.last_order_date)::double precision as days_since_last_order,
         coalesce(windowed.orders_7d, 0) as orders_7d,
         coalesce(windowed.orders_30d, 0) as orders_30d,
         coalesce(windowed.orders_90d, 0) as orders_90d,
@@ -171,6 +183,8 @@ final as (
         coalesce(windowed.cart_abandon_30d, 0) as cart_abandon_30d
     from windowed
     cross join bounds
+    left join last_orders
+        on windowed.customer_id = last_orders.customer_id and windowed.as_of_date = last_orders.as_of_date
     where windowed.as_of_date between bounds.as_of_from and bounds.as_of_to
 
 )
