@@ -92,6 +92,10 @@ def copy_out(conn: psycopg.Connection, query: str, params: dict | tuple | None =
         buffer,
         read_options=pa_csv.ReadOptions(column_names=[name for name, _ in fields]),
         convert_options=pa_csv.ConvertOptions(
-            column_types=dict(fields), strings_can_be_null=True, quoted_strings_can_be_null=False
+            column_types=dict(fields),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],  # PostgreSQL's text form of booleans
+            false_values=["f"],
         ),
     ).cast(schema)

@@ -16,7 +16,7 @@ installments as (
 
 last_day as (
 
-    select max(_partition_date) as last_loaded_date from {{ source('ecom', 'orders') }}
+    select {{ last_loaded_date() }} as last_loaded_date
 
 ),
 

@@ -40,7 +40,7 @@ reviews as (
 
 last_day as (
 
-    select max(_partition_date) as last_loaded_date from {{ source('ecom', 'orders') }}
+    select {{ last_loaded_date() }} as last_loaded_date
 
 ),
 
