@@ -165,8 +165,8 @@ def _generate(settings: Settings, start: dt.date, end: dt.date, landing: Path) -
 
 @app.command()
 def ingest(
-    start: Annotated[dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"])],
-    end: Annotated[dt.datetime, typer.Option("--to", formats=["%Y-%m-%d"])],
+    start: Annotated[dt.datetime, typer.Option("--from", formats=DATE)],
+    end: Annotated[dt.datetime, typer.Option("--to", formats=DATE)],
     landing: Annotated[Path | None, typer.Option(help="Landing directory: <table>/dt=YYYY-MM-DD/*.parquet|csv")] = None,
 ) -> None:
     """Load landing files (simulated or your own, laid out in the contract) into ``raw``."""
@@ -246,7 +246,7 @@ def train(model: Annotated[str, typer.Argument(help="purchase_propensity or cred
 @app.command()
 def score(
     model: Annotated[str, typer.Argument(help="purchase_propensity or credit_risk")],
-    as_of: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Score as of this date.")],
+    as_of: Annotated[dt.datetime, typer.Option(formats=DATE, help="Score as of this date.")],
 ) -> None:
     """Score every entity with the champion as of a date and publish the scores atomically."""
     from ml.models import get_spec
