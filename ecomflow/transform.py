@@ -80,7 +80,7 @@ def producer_first(group) -> None:  # noqa: ANN001 - a cosmos DbtTaskGroup
     """
     from cosmos.constants import PRODUCER_WATCHER_DONE_TASK_ID, PRODUCER_WATCHER_TASK_ID
 
-    tasks = {task.task_id: task for task in _tasks(group)}
+    tasks = {task.task_id: task for task in group.iter_tasks()}
     producer = tasks[f"{group.group_id}.{PRODUCER_WATCHER_TASK_ID}"]
     watchers = {producer.task_id, f"{group.group_id}.{PRODUCER_WATCHER_DONE_TASK_ID}"}
     models = tasks.keys() - watchers
@@ -88,11 +88,3 @@ def producer_first(group) -> None:  # noqa: ANN001 - a cosmos DbtTaskGroup
         task = tasks[task_id]
         if not task.upstream_task_ids & models:
             producer >> task
-
-
-def _tasks(group):  # noqa: ANN001, ANN202 - every task of a task group, nested groups included
-    for child in group.children.values():
-        if hasattr(child, "children"):
-            yield from _tasks(child)
-        else:
-            yield child

@@ -65,8 +65,7 @@ def copy_in(conn: psycopg.Connection, table: str, data: pa.Table) -> int:
     columns = sql.SQL(", ").join(sql.Identifier(name) for name in data.column_names)
     statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(qualified(table), columns)
     options = pa_csv.WriteOptions(include_header=False, batch_size=COPY_CHUNK_ROWS)
-    cursor = conn.cursor()
-    with cursor.copy(statement) as copy:
+    with conn.cursor().copy(statement) as copy:
         for batch in data.to_batches(max_chunksize=COPY_CHUNK_ROWS):
             buffer = io.BytesIO()
             pa_csv.write_csv(batch, buffer, options)

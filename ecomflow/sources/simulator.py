@@ -272,13 +272,11 @@ class Simulator:
         c = self.pop.customers
         new = self._new(c["signup"], day)
         rng = _rng(self.config, 50, day)
-        changed = np.flatnonzero((c["signup"] < day) & (rng.random(len(c["signup"])) < PROFILE_CHANGE_RATE))
+        changes = (c["signup"] < day) & (rng.random(len(c["signup"])) < PROFILE_CHANGE_RATE) & (day > 0)
+        changed = np.flatnonzero(changes)  # none on day 0: the opening load holds only current profiles
         city, opt_in = c["city"].copy(), c["opt_in"].copy()
-        if day > 0:
-            city[changed] = (city[changed] + rng.integers(1, 4, len(changed))) % 4
-            opt_in[changed] ^= rng.random(len(changed)) < 0.5
-        else:
-            changed = changed[:0]
+        city[changed] = (city[changed] + rng.integers(1, 4, len(changed))) % 4
+        opt_in[changed] ^= rng.random(len(changed)) < 0.5
         i = np.concatenate([new, changed])
         signup_at = _timestamps(c["signup"][i], self.config.start_date, c["signup_frac"][i])
         updated_at = pa.concat_arrays(
