@@ -114,5 +114,7 @@ def score(model_name: str, days: Iterable[dt.date]) -> list[dict[str, Any]]:
             result = score_and_publish(spec, day + dt.timedelta(days=1))
         except NoChampion as reason:
             raise AirflowSkipException(str(reason)) from reason
-        results.append({"as_of": result.as_of.isoformat(), "rows": result.rows, "version": result.version})
+        results.append(
+            {"as_of": result.as_of.isoformat(), "rows": result.rows, "version": result.version, "run_id": result.run_id}
+        )
     return results

@@ -31,6 +31,7 @@ class ScoreResult:
 
     model_name: str
     version: str
+    run_id: str
     as_of: dt.date
     rows: int
 
@@ -92,7 +93,7 @@ def score_band(spec: ModelSpec, scores: np.ndarray) -> np.ndarray:
     return deciles.astype(str)
 
 
-def score(spec: ModelSpec, as_of: dt.date) -> tuple[pa.Table, str]:
+def score(spec: ModelSpec, as_of: dt.date) -> tuple[pa.Table, str, str]:
     """Score every entity of the latest feature snapshot on or before ``as_of`` with the champion."""
     booster, version, run_id = load_champion(spec)
     features = booster.feature_names
@@ -101,7 +102,7 @@ def score(spec: ModelSpec, as_of: dt.date) -> tuple[pa.Table, str]:
     if missing:
         raise ValueError(f"{spec.feature_table} lacks feature column(s) the champion needs: {', '.join(missing)}")
     if data.num_rows == 0:
-        return pa.table({}), version
+        return pa.table({}), version, run_id
     frame = model_frame(data, features, spec)
     scores = booster.inplace_predict(frame)
     names, values = reason_codes(booster, frame, features)
@@ -121,7 +122,7 @@ def score(spec: ModelSpec, as_of: dt.date) -> tuple[pa.Table, str]:
         "run_id": pa.repeat(pa.scalar(run_id), data.num_rows),
         "scored_at": pa.repeat(pa.scalar(dt.datetime.now(dt.UTC), pa.timestamp("us", tz="UTC")), data.num_rows),
     }
-    return pa.table(columns), version
+    return pa.table(columns), version, run_id
 
 
 def publish(spec: ModelSpec, as_of: dt.date, scores: pa.Table) -> int:
@@ -136,7 +137,7 @@ def publish(spec: ModelSpec, as_of: dt.date, scores: pa.Table) -> int:
 
 def score_and_publish(spec: ModelSpec, as_of: dt.date) -> ScoreResult:
     """Score with the champion as of ``as_of`` and publish the day atomically."""
-    scores, version = score(spec, as_of)
+    scores, version, run_id = score(spec, as_of)
     rows = publish(spec, as_of, scores) if scores.num_rows else 0
     log.info("%s v%s: published %d scores as of %s into %s", spec.name, version, rows, as_of, spec.scores_table)
-    return ScoreResult(spec.name, str(version), as_of, rows)
+    return ScoreResult(spec.name, str(version), run_id, as_of, rows)
