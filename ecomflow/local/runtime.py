@@ -269,6 +269,11 @@ def _group_alive(pgid: int) -> bool:
         return False
 
 
+def migrate_command() -> list[str]:
+    """``airflow db migrate``: creates or upgrades Airflow's metadata database (idempotent)."""
+    return [str(BIN / "airflow"), "db", "migrate"]
+
+
 def migrate_airflow(env: dict[str, str]) -> None:
-    """``airflow db migrate`` (idempotent)."""
-    subprocess.run([str(BIN / "airflow"), "db", "migrate"], env={**os.environ, **env}, check=True, capture_output=True)
+    """Run :func:`migrate_command` with the runtime's environment."""
+    subprocess.run(migrate_command(), env={**os.environ, **env}, check=True, capture_output=True)
