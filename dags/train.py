@@ -26,7 +26,10 @@ MODELS = ["purchase_propensity", "credit_risk"]
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["ml", "mlflow"],
-    params={"models": Param(MODELS, type="array", description="Models to train.")},
+    params={
+        "models": Param(MODELS, type="array", description="Models to train."),
+        "tune_trials": Param(0, type="integer", minimum=0, description="Optuna trials first (nested MLflow runs)."),
+    },
     doc_md=__doc__,
 )
 def train():  # noqa: D103
