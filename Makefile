@@ -3,8 +3,9 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: help uv install demo test up down status lint format bench
+.PHONY: help uv install chromium demo test up down status lint format bench
 
 help:
 	@echo "make demo   run the whole platform end to end on embedded services"
@@ -20,7 +21,18 @@ install: uv
 demo: install
 	$(RUN) ecomflow demo
 
-test: install
+# Debian's Chromium for the UI test (tests/ui): Playwright's own browser download does not work here.
+chromium:
+	@test -x $(CHROMIUM) && exit 0; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make chromium: no apt-get; install Chromium at $(CHROMIUM), or the UI test (tests/ui) fails" >&2; exit 0; \
+	fi; \
+	sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	echo "installing Debian's chromium for the UI test"; \
+	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+		|| echo "make chromium: apt-get could not install chromium; the UI test (tests/ui) will fail" >&2
+
+test: install chromium
 	$(RUN) pytest $(PYTEST_ARGS)
 
 up: install

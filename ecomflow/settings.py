@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DAGS_DIR = PROJECT_ROOT / "dags"
+PLUGINS_DIR = PROJECT_ROOT / "plugins"
 
 
 class Settings(BaseSettings):
@@ -36,6 +37,12 @@ class Settings(BaseSettings):
     mlflow_port: int = Field(5055, description="Port of the embedded MLflow tracking server.")
     airflow_port: int = Field(8080, description="Port of the embedded Airflow api-server.")
     airflow_user: str = Field("admin", description="Airflow UI login of the embedded runtime.")
+    mlflow_ui_url: str | None = Field(
+        None, description="MLflow UI as a browser reaches it, for Airflow's links; defaults to the tracking URI."
+    )
+    dbt_docs_url: str = Field(
+        "http://127.0.0.1:8081", description="dbt docs as a browser reaches them (`ecomflow docs` serves them here)."
+    )
 
     simulate: bool = Field(True, description="The ingest DAG lands the simulator's files for its day first.")
     seed: int = Field(42, description="Seed of the source simulator: same seed and day give the same files.")
@@ -81,6 +88,11 @@ class Settings(BaseSettings):
     def mlflow_uri(self) -> str:
         """Tracking URI clients use."""
         return self.mlflow_tracking_uri or f"http://127.0.0.1:{self.mlflow_port}"
+
+    @property
+    def mlflow_ui(self) -> str:
+        """Base URL of the MLflow UI that links point at."""
+        return (self.mlflow_ui_url or self.mlflow_uri).rstrip("/")
 
 
 @lru_cache

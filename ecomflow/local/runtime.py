@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 
 from ecomflow.local.postgres import EmbeddedPostgres
-from ecomflow.settings import DAGS_DIR, DBT_PROJECT_DIR, Settings
+from ecomflow.settings import DAGS_DIR, DBT_PROJECT_DIR, PLUGINS_DIR, Settings
 
 BIN = Path(sys.executable).parent
 
@@ -87,6 +87,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_DIR),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
