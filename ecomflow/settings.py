@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,11 +50,22 @@ class Settings(BaseSettings):
     n_customers: int = Field(1_000, description="Simulator scale: number of customers (sellers scale with it).")
     start_date: dt.date = Field(dt.date(2025, 1, 1), description="First day of simulated business.")
     demo_days: int = Field(14, description="Days the demo runs through Airflow, after the history.")
-    history_days: int = Field(400, description="Days of history the demo loads before the Airflow days.")
+    history_days: int = Field(
+        730, description="Days of history the demo loads before the Airflow days (two years: credit needs them)."
+    )
 
     propensity_window_days: int = Field(14, description="Purchase-propensity label window in days.")
     credit_default_dpd: int = Field(90, description="Days past due that count as a default.")
     credit_window_months: int = Field(6, description="Credit-risk label window in months.")
+
+    score_batch_rows: int = Field(200_000, description="Rows scored per batch: bounds memory at any scale.")
+    reason_codes_exact_deciles: int = Field(
+        3, description="Customers in propensity deciles 1..N (the audiences acted on) get exact TreeSHAP reasons."
+    )
+    reason_codes_rest: Literal["approximate", "none"] = Field(
+        "approximate", description="Reasons for the other customers: approximate (Saabas) contributions, or none."
+    )
+    drift_psi_threshold: float = Field(0.25, description="Population stability index above which monitoring fails.")
 
     @property
     def landing(self) -> Path:

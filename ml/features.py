@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import pyarrow as pa
 
-from ecomflow.warehouse import connect, copy_out
+from ecomflow.warehouse import bind, connect, read_arrow
 from ml.models import ModelSpec
 
 
 def read_table(table: str, where: str = "", params: dict | None = None) -> pa.Table:
-    """Rows of a warehouse table (or an empty table if it does not exist yet)."""
+    """Rows of a warehouse table (or an empty table if it does not exist yet), in bulk through ADBC."""
     with connect() as conn:
         exists = conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()[0]
         if not exists:
             return pa.table({})
-        return copy_out(conn, f"select * from {table} {where}", params)
+        query = bind(conn, f"select * from {table} {where}", params)
+    return read_arrow(query)
 
 
 def missing_sources(spec: ModelSpec) -> list[str]:
@@ -50,25 +50,3 @@ def feature_names(data: pa.Table, spec: ModelSpec) -> list[str]:
     """Every column that is not the entity, the as-of date or the label."""
     excluded = {spec.entity_key, spec.as_of_column, spec.label}
     return [name for name in data.column_names if name not in excluded]
-
-
-def model_frame(data: pa.Table, features: list[str], spec: ModelSpec) -> pd.DataFrame:
-    """Features as XGBoost takes them: numbers as float32, the spec's categoricals as pandas categories.
-
-    XGBoost (>= 3.1) stores the categories it was trained on and re-codes new frames against them, so the
-    encoding travels with the model and training and scoring cannot disagree.
-    """
-    frame = data.select(features).to_pandas()
-    for name in features:
-        if name in spec.categorical:
-            frame[name] = frame[name].astype("category")
-        else:
-            frame[name] = pd.to_numeric(frame[name], errors="raise").astype("float32")
-    return frame
-
-
-def signature_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame as a model signature shows it: categories as their text values."""
-    return frame.astype(
-        {name: "string" for name in frame.columns if isinstance(frame[name].dtype, pd.CategoricalDtype)}
-    )

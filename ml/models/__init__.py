@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything that distinguishes one model from another; the trainer and scorer are generic."""
+    """Everything that distinguishes one model from another; the trainer and scorer are generic.
+
+    ``split_gap_days`` is the label window: train, validation and test as-of dates lie that far apart, so no
+    outcome counted in one set happens inside the next. ``balance_classes`` up-weights the rare class in
+    training by negatives/positives (the log-odds are prior-corrected back to probabilities); measured on
+    credit risk it cost both ROC AUC and calibration, so rare classes are handled with XGBoost's
+    ``max_delta_step`` (its documented remedy for imbalanced logistic regression) in the spec's params.
+    ``validation_by`` is ``time`` or ``entity`` (see ``ml.training.time_split``). The promotion gate moves
+    ``@champion`` only if the challenger's ``primary_metric`` on the latest test window beats the champion's
+    on the same rows by ``promotion_margin`` and its expected calibration error is at most
+    ``calibration_tolerance`` worse. ``rule_baseline`` is a business rule (name, score function of the model
+    frame) logged beside the logistic-regression baseline.
+    """
 
     name: str
     description: str
@@ -22,10 +38,14 @@ class ModelSpec:
     as_of_column: str = "as_of_date"
     label: str = "label"
     split_gap_days: int = 0
+    validation_by: str = "time"
     validation_fraction: float = 0.15
     test_fraction: float = 0.15
     params: dict[str, object] = field(default_factory=dict)
+    balance_classes: bool = False
     promotion_margin: float = 0.0
+    calibration_tolerance: float = 0.0
+    rule_baseline: tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None = None
 
     @property
     def experiment(self) -> str:

@@ -1,7 +1,23 @@
 """Purchase propensity: will a customer place an order in the next N days (default 14)?"""
 
+import numpy as np
+import pandas as pd
+
 from ecomflow.settings import get_settings
+from ml.baselines import percentile_rank
 from ml.models import ModelSpec
+
+
+def rfm_score(frame: pd.DataFrame) -> np.ndarray:
+    """The marketer's RFM score: mean percentile rank of recency, frequency and monetary value (90 days).
+
+    A customer who never ordered has no recency and ranks last on it.
+    """
+    recency = percentile_rank(-frame["days_since_last_order"].to_numpy(dtype=float))
+    frequency = percentile_rank(frame["orders_90d"].to_numpy(dtype=float))
+    monetary = percentile_rank(frame["revenue_90d"].to_numpy(dtype=float))
+    return (recency + frequency + monetary) / 3
+
 
 SPEC = ModelSpec(
     name="purchase_propensity",
@@ -17,4 +33,6 @@ SPEC = ModelSpec(
     split_gap_days=get_settings().propensity_window_days,
     params={"max_depth": 5, "eta": 0.08, "min_child_weight": 5, "subsample": 0.8, "colsample_bytree": 0.8},
     promotion_margin=0.002,
+    calibration_tolerance=0.005,
+    rule_baseline=("rfm", rfm_score),
 )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-HISTORY_DAYS = 400
+HISTORY_DAYS = 730  # two years: the credit model needs a six-month gap between its training and test months
 RUN_DAYS = 3
 
 
@@ -37,7 +37,7 @@ def checksum(conn, relation: str, where: str = "", params: tuple = ()) -> tuple[
 
 @pytest.fixture(scope="session")
 def pipeline(settings, postgres, mlflow_server, airflow_db, dbt_manifest) -> list[dt.date]:
-    """400 days of history in bulk, then three consecutive days through the real DAGs; returns those days.
+    """Two years of history in bulk, then three consecutive days through the real DAGs; returns those days.
 
     Between the two, the features as of the day after the history are fingerprinted, for the leakage test.
     """
