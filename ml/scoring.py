@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from ecomflow.settings import get_settings
-from ecomflow.warehouse import advisory_lock, connect, copy_in
+from ecomflow.warehouse import connect
 from ml.features import read_features_as_of
 from ml.models import ModelSpec
 from ml.packaging import TrainedModel, load_registered
@@ -216,16 +216,24 @@ def score(spec: ModelSpec, as_of: dt.date, champion: Champion | None = None) -> 
 def publish(spec: ModelSpec, as_of: dt.date, scores: pa.Table, before_insert: Callable[[], None] | None = None) -> int:
     """Replace the scores of ``as_of`` in one transaction under an advisory lock; readers never see a mix.
 
+    The rows go in through ADBC's binary COPY (``adbc_ingest``), in the same transaction as the delete.
     ``before_insert`` runs between the delete and the insert (tests inject a failure there).
     """
+    import adbc_driver_postgresql.dbapi as adbc
+
     with connect() as conn:
         conn.execute(scores_ddl(spec))
         conn.commit()
-        with conn.transaction(), advisory_lock(conn, f"scores:{spec.scores_table}:{as_of}"):
-            conn.execute(f"delete from {spec.scores_table} where as_of_date = %s", (as_of,))
-            if before_insert is not None:
-                before_insert()
-            return copy_in(conn, spec.scores_table, scores) if scores.num_rows else 0
+    schema, table = spec.scores_table.split(".")
+    with adbc.connect(get_settings().warehouse) as conn, conn.cursor() as cursor:
+        lock = f"scores:{spec.scores_table}:{as_of}"
+        cursor.execute("select pg_advisory_xact_lock(hashtextextended($1, 0))", (lock,))
+        cursor.execute(f"delete from {spec.scores_table} where as_of_date = $1", (as_of,))
+        if before_insert is not None:
+            before_insert()
+        rows = cursor.adbc_ingest(table, scores, mode="append", db_schema_name=schema) if scores.num_rows else 0
+        conn.commit()
+    return rows
 
 
 def score_and_publish(spec: ModelSpec, as_of: dt.date) -> ScoreResult:
