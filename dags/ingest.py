@@ -1,14 +1,16 @@
 """Land one day of source data and load it into ``raw``, one transaction per table.
 
-Bad rows go to ``raw.quarantine``; an unreadable file fails its table's task and leaves ``raw`` untouched.
-Emits the ``warehouse_raw`` asset with the loaded day, which schedules the ``warehouse`` DAG.
+The run with logical date D loads day D: its data interval is [D, D+1) and it starts once the day is over, so a
+backfill (``airflow backfill create --dag-id ingest --from-date D1 --to-date D2``) loads D1..D2. Bad rows go to
+``raw.quarantine``; an unreadable file fails its table's task and leaves ``raw`` untouched. Emits the
+``warehouse_raw`` asset with the days that had landing files (none: no event), which schedules ``warehouse``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
 from ecomflow.assets import RAW
 from ecomflow.sources.contract import TABLES
@@ -22,7 +24,7 @@ DEFAULT_ARGS = {
 
 
 @dag(
-    schedule="@daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=dt.datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=4,
@@ -54,12 +56,19 @@ def ingest():  # noqa: D103
         return [load_table_day(table, dt.date.fromisoformat(day)) for day in days]
 
     @task(outlets=[RAW])
-    def publish(days: list[str], *, outlet_events=None) -> None:  # noqa: ANN001
+    def publish(loads: list[list[dict]], *, outlet_events=None) -> None:  # noqa: ANN001
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from ecomflow.orchestration import landed_days
+
+        days = landed_days(loads)
+        if not days:
+            raise AirflowSkipException("no landing files for the run's days: raw is unchanged")
         outlet_events[RAW].extra = {"days": days}
 
     run_days = days()
     loads = load.partial(days=run_days).expand(table=[t.name for t in TABLES])
-    land(run_days) >> loads >> publish(run_days)
+    land(run_days) >> loads >> publish(loads)
 
 
 ingest()

@@ -1,7 +1,8 @@
 """Score every customer and seller with the ``@champion`` models and publish the day atomically.
 
 Scheduled on the ``warehouse_features`` asset: it scores as of the day after each data day the warehouse
-built. Skips (does not fail) a model that has no champion yet. Emits ``warehouse_scores``.
+built (the feature events that triggered the run and those Airflow left unconsumed since the last). Skips
+(does not fail) a model that has no champion yet. Emits ``warehouse_scores`` with the days.
 """
 
 from __future__ import annotations
@@ -29,19 +30,23 @@ DEFAULT_ARGS = {
     doc_md=__doc__,
 )
 def score_and_publish():  # noqa: D103
-    @task
-    def days() -> list[str]:
-        from ecomflow.orchestration import run_days
+    @task(multiple_outputs=True, inlets=[FEATURES, SCORES])
+    def days() -> dict:
+        from ecomflow.orchestration import pending_days
 
-        return [d.isoformat() for d in run_days(get_current_context())]
+        days, through = pending_days(get_current_context(), FEATURES, SCORES)
+        return {"days": [d.isoformat() for d in days], "through": through}
 
     @task(outlets=[SCORES])
-    def score(model: str, days: list[str]) -> list[dict]:
+    def score(model: str, days: list[str], through: str | None, *, outlet_events=None) -> list[dict]:  # noqa: ANN001
         from ecomflow.orchestration import score as score_model
 
-        return score_model(model, [dt.date.fromisoformat(d) for d in days])
+        results = score_model(model, [dt.date.fromisoformat(d) for d in days])
+        outlet_events[SCORES].extra = {"days": days, "model": model, "through": through}
+        return results
 
-    score.partial(days=days()).expand(model=["purchase_propensity", "credit_risk"])
+    run = days()
+    score.partial(days=run["days"], through=run["through"]).expand(model=["purchase_propensity", "credit_risk"])
 
 
 score_and_publish()

@@ -1,7 +1,10 @@
 """Build the warehouse with dbt (rendered by astronomer-cosmos) for the days that landed in ``raw``.
 
-Scheduled on the ``warehouse_raw`` asset. dbt gets the run's days as vars, so the point-in-time features of
-exactly those as-of dates are (re)built; reruns and backfills give the same rows. Emits ``warehouse_features``.
+Scheduled on the ``warehouse_raw`` asset. dbt gets the run's days as vars: the point-in-time features as of the
+day after each, from the first day the raw events carry (those that triggered the run and those Airflow left
+unconsumed since the last build) through the last day loaded in ``raw`` (a day that lands late changes every
+later as-of date), so reruns and backfills whose days land in any order give the same rows as daily runs.
+Emits ``warehouse_features`` with those days.
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ VARS_XCOM = "{{{{ ti.xcom_pull(task_ids='days')['{}'] }}}}"
     doc_md=__doc__,
 )
 def warehouse():  # noqa: D103
-    @task
+    @task(multiple_outputs=False, inlets=[RAW, FEATURES])
     def days() -> dict:
-        from ecomflow.orchestration import dbt_vars, run_days
+        from ecomflow.orchestration import dbt_vars, last_loaded_day, pending_days, warehouse_days
 
-        days = run_days(get_current_context())
-        return {**dbt_vars(days), "days": [d.isoformat() for d in days]}
+        days, through = pending_days(get_current_context(), RAW, FEATURES)
+        days = warehouse_days(days, last_loaded_day())
+        return {**dbt_vars(days), "days": [d.isoformat() for d in days], "through": through}
 
     dbt = DbtTaskGroup(
         group_id="dbt",
@@ -50,7 +54,7 @@ def warehouse():  # noqa: D103
 
     @task(outlets=[FEATURES])
     def publish(run: dict, *, outlet_events=None) -> None:  # noqa: ANN001
-        outlet_events[FEATURES].extra = {"days": run["days"]}
+        outlet_events[FEATURES].extra = {"days": run["days"], "through": run["through"]}
 
     run = days()
     run >> dbt >> publish(run)

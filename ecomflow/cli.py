@@ -147,6 +147,13 @@ def psql(
     raise typer.Exit(subprocess.run(args).returncode)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
+def airflow(ctx: typer.Context) -> None:
+    """The ``airflow`` CLI on this runtime's configuration, e.g. ``ecomflow airflow dags list``."""
+    env = {**os.environ, **runtime.runtime_env(get_settings())}
+    raise typer.Exit(subprocess.run([str(runtime.BIN / "airflow"), *ctx.args], env=env).returncode)
+
+
 @app.command()
 def generate(start: Day, end: Day, landing: Annotated[Path | None, typer.Option()] = None) -> None:
     """Write the simulator's files for the days ``start``..``end`` into the landing area."""

@@ -1,7 +1,8 @@
 """What the DAG tasks do, kept out of the DAG files so it can be tested without a scheduler.
 
 Every task is keyed on the days of its run: a manual run's ``conf["day"]``, the days carried by the asset
-events that triggered it, or its data interval — never on "now".
+events that triggered it (and by those Airflow left unconsumed, see :func:`pending_days`), or its data
+interval — never on "now".
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from typing import Any
 from ecomflow.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+# How far before its watermark an asset-scheduled run looks again for events, for an event written with an
+# earlier timestamp than one the previous run already saw (timestamps are taken before commit).
+CATCH_UP_MARGIN = dt.timedelta(minutes=5)
 
 
 def _as_date(value: Any) -> dt.date:
@@ -40,6 +45,46 @@ def run_days(context: Mapping[str, Any]) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)] or [first]
 
 
+def event_days(events: Iterable[Any], watermark: str | None = None) -> tuple[list[dt.date], str | None]:
+    """The days asset events carry (``extra["days"]``) and the next watermark: the newest timestamp seen.
+
+    Args:
+        events: asset events (anything with ``timestamp`` and ``extra``).
+        watermark: the previous watermark (ISO timestamp); kept if no event is newer.
+    """
+    events = list(events)
+    days = sorted({_as_date(day) for e in events for day in (e.extra or {}).get("days", [])})
+    stamps = [e.timestamp for e in events] + ([dt.datetime.fromisoformat(watermark)] if watermark else [])
+    return days, max(stamps).isoformat() if stamps else None
+
+
+def pending_days(context: Mapping[str, Any], source: Any, published: Any) -> tuple[list[dt.date], str | None]:
+    """The data days a run of an asset-scheduled DAG covers, and the watermark it publishes with ``published``.
+
+    Airflow 3.3 does not hand every asset event to a run: an event that arrives while a run is queued, or while
+    the scheduler creates one from an earlier event, is consumed by no run until another event arrives
+    (apache/airflow#56050) — after the last day of a backfill, never. So besides its triggering events, a run
+    takes every ``source`` event since the watermark its DAG last published on ``published`` (the task reading
+    this declares both as inlets), and publishes the newest timestamp it saw as the next watermark. A manual
+    run with ``conf["day"]`` covers that day and carries the watermark over.
+
+    Args:
+        context: the Airflow task context.
+        source: the asset that schedules the DAG.
+        published: the asset the DAG emits, whose last event holds the watermark in ``extra["through"]``.
+    """
+    inlets = context["inlet_events"]
+    last = list(inlets[published].ascending(False).limit(1))
+    watermark = (last[0].extra or {}).get("through") if last else None
+    conf = (context.get("dag_run") and context["dag_run"].conf) or {}
+    if conf.get("day"):
+        return [_as_date(conf["day"])], watermark
+    since = (dt.datetime.fromisoformat(watermark) - CATCH_UP_MARGIN).isoformat() if watermark else None
+    triggering = [e for evs in (context.get("triggering_asset_events") or {}).values() for e in evs]
+    days, through = event_days([*triggering, *inlets[source].after(since)], watermark)
+    return days or run_days(context), through
+
+
 def land_simulated_day(day: dt.date) -> dict[str, int]:
     """Write the simulator's files of ``day`` into the landing area (the stand-in for source systems)."""
     from ecomflow.sources.simulator import SimulatorConfig, write_day
@@ -62,10 +107,42 @@ def load_table_day(table: str, day: dt.date) -> dict[str, Any]:
     return {
         "table": table,
         "day": day.isoformat(),
+        "landed": not report.skipped,
         "loaded": report.rows_loaded,
         "quarantined": report.rows_quarantined,
         "warnings": report.warnings,
     }
+
+
+def landed_days(loads: Iterable[Iterable[Mapping[str, Any]]]) -> list[str]:
+    """The days of an ingest run for which some table had landing files (the only days ``raw`` changed for).
+
+    Args:
+        loads: the ``load`` task's results, one list of :func:`load_table_day` summaries per table.
+    """
+    return sorted({load["day"] for table_loads in loads for load in table_loads if load["landed"]})
+
+
+def last_loaded_day() -> dt.date | None:
+    """The latest day loaded into ``raw.orders`` (what dbt's ``last_loaded_date()`` reads), or None."""
+    from ecomflow.warehouse import connect
+
+    with connect() as conn:
+        if conn.execute("select to_regclass('raw.orders')").fetchone()[0] is None:
+            return None
+        return conn.execute("select max(_partition_date) from raw.orders").fetchone()[0]
+
+
+def warehouse_days(days: Iterable[dt.date], last_loaded: dt.date | None) -> list[dt.date]:
+    """The data days a warehouse run rebuilds: from its first day through its last or the last day loaded.
+
+    Features as of a date are computed from every day before it, so a day that lands after later days did (the
+    runs of a backfill finishing out of order, a rerun of an old day) changes the features of every later as-of
+    date too; rebuilding through the last loaded day makes the result independent of the order days landed in.
+    """
+    days = sorted(days)
+    first, last = days[0], max(days[-1], last_loaded or days[-1])
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def dbt_vars(days: Iterable[dt.date]) -> dict[str, str]:
