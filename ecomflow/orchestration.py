@@ -164,16 +164,19 @@ def train(model_name: str, context: Mapping[str, Any]) -> dict[str, Any]:
     tags = {"airflow.dag_id": context["dag"].dag_id, "airflow.run_id": context["run_id"]}
     if context.get("data_interval_start"):
         tags["airflow.data_interval"] = f"{context['data_interval_start']}/{context['data_interval_end']}"
+    spec = get_spec(model_name)
+    tune_trials = int((context.get("params") or {}).get("tune_trials", 0))
     try:
-        result = train_model(get_spec(model_name), tags)
+        result = train_model(spec, tags, tune_trials=tune_trials)
     except NotEnoughData as reason:
         raise AirflowSkipException(str(reason)) from reason
     return {
         "model": result.model_name,
         "version": result.version,
         "run_id": result.run_id,
-        "test_roc_auc": result.metrics["test_roc_auc"],
+        f"test_{spec.primary_metric}": result.metrics[f"test_{spec.primary_metric}"],
         "promoted": result.promoted,
+        "why": result.why,
     }
 
 
