@@ -1,8 +1,10 @@
-"""Score every customer and seller with the ``@champion`` models and publish the day atomically.
+"""Score every customer and seller with the ``@champion`` models, publish the day atomically, then activate.
 
 Scheduled on the ``warehouse_features`` asset: it scores as of the day after each data day the warehouse
 built (the feature events that triggered the run and those Airflow left unconsumed since the last). Skips
-(does not fail) a model that has no champion yet. Emits ``warehouse_scores`` with the days.
+(does not fail) a model that has no champion yet. Emits ``warehouse_scores`` with the days, which schedules
+``monitor``. Then builds the dbt activation marts on the new scores (``marketing_audiences``,
+``credit_offers``); a mart whose scores table does not exist yet is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ DEFAULT_ARGS = {
     start_date=dt.datetime(2025, 1, 1),
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    tags=["ml", "scores"],
+    tags=["ml", "scores", "activation"],
     doc_md=__doc__,
 )
 def score_and_publish():  # noqa: D103
@@ -45,8 +47,23 @@ def score_and_publish():  # noqa: D103
         outlet_events[SCORES].extra = {"days": days, "model": model, "through": through}
         return results
 
+    @task(trigger_rule="none_failed")
+    def activate() -> list[str]:
+        """Runs after the scores whether a model was skipped or not; fails only if a score task failed."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from ecomflow.transform import NothingToActivate, build_activation
+
+        try:
+            return build_activation()
+        except NothingToActivate as reason:
+            raise AirflowSkipException(str(reason)) from reason
+
     run = days()
-    score.partial(days=run["days"], through=run["through"]).expand(model=["purchase_propensity", "credit_risk"])
+    scores = score.partial(days=run["days"], through=run["through"]).expand(
+        model=["purchase_propensity", "credit_risk"]
+    )
+    scores >> activate()
 
 
 score_and_publish()

@@ -207,11 +207,14 @@ def build(
     as_of_to: Annotated[dt.datetime | None, typer.Option(formats=DATE, help="Last feature as-of date.")] = None,
     select: Annotated[str | None, typer.Option(help="dbt node selection, e.g. 'marts.core+'.")] = None,
 ) -> None:
-    """Build and test the warehouse with dbt (what the ``warehouse`` DAG runs), outside Airflow."""
-    from ecomflow.transform import run_dbt
+    """Build and test the warehouse with dbt (what the ``warehouse`` DAG runs), outside Airflow.
+
+    Without ``--select``, everything but the activation marts, which need published scores (``ecomflow activate``).
+    """
+    from ecomflow.transform import ACTIVATION, run_dbt
 
     start_core(get_settings(), airflow=False)
-    args = ["build", *(["--select", select] if select else [])]
+    args = ["build", *(["--select", select] if select else ["--exclude", ACTIVATION])]
     if as_of_from or as_of_to:
         first, last = (as_of_from or as_of_to).date(), (as_of_to or as_of_from).date()
         args += ["--vars", f"{{as_of_from: '{first}', as_of_to: '{last}'}}"]
@@ -266,6 +269,20 @@ def score(
         console.print(f"[yellow]skipped: {reason}")
         return
     console.print(f"{result.model_name} v{result.version}: {result.rows:,} scores as of {result.as_of} published")
+
+
+@app.command()
+def activate() -> None:
+    """Build the activation marts (audiences, credit offers) on the latest published scores, as the DAG does."""
+    from ecomflow.transform import NothingToActivate, build_activation
+
+    start_core(get_settings(), airflow=False)
+    try:
+        built = build_activation()
+    except NothingToActivate as reason:
+        console.print(f"[yellow]skipped: {reason}")
+        return
+    console.print(f"activation marts built: {', '.join(built)}")
 
 
 @app.command()

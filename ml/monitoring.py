@@ -216,7 +216,7 @@ def reference_rows(spec: ModelSpec, monitored: MonitoredVersion) -> pa.Table:
             )
         every = math.ceil(rows / REFERENCE_MAX_ROWS)
         if every > 1:  # the same rows on every run: a hash of entity and date, not a random sample
-            where += f" and abs(hashtext({spec.entity_key} || {spec.as_of_column}::text)::bigint) % {every} = 0"
+            where += f" and abs(hashtext({spec.entity_key} || {spec.as_of_column}::text)::bigint) %% {every} = 0"
         return copy_out(conn, f"select * from {spec.training_table} {where}", window)
 
 

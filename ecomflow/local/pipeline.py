@@ -37,7 +37,7 @@ def run_dag(dag_id: str, day: dt.date, dags: dict | None = None) -> str:
 
 
 def run_day(day: dt.date, train: bool, dags: dict | None = None) -> None:
-    """One data day through the platform: ingest → warehouse → (train) → score and publish."""
+    """One data day through the platform: ingest → warehouse → (train) → score, publish and activate."""
     dags = dags or load_dags()
     for dag_id in ("ingest", "warehouse", *(("train",) if train else ()), "score_and_publish"):
         log.info("running %s for %s", dag_id, day)
@@ -58,9 +58,9 @@ def load_history(
     """
     from ecomflow.ingest import ingest_range
     from ecomflow.sources.simulator import SimulatorConfig, write_days
-    from ecomflow.transform import run_dbt
+    from ecomflow.transform import ACTIVATION, run_dbt
 
     config = SimulatorConfig(seed=settings.seed, n_customers=settings.n_customers, start_date=settings.start_date)
     write_days(config, first, last, settings.landing, progress=on_generated)
     ingest_range(settings.landing, first, last, on_day=on_loaded)
-    run_dbt(["build", "--quiet"])
+    run_dbt(["build", "--quiet", "--exclude", ACTIVATION])  # activation is built on scores, after publishing

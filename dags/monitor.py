@@ -1,0 +1,62 @@
+"""Watch the published scores: drift of the score and top features, and realised performance once known.
+
+Scheduled on the ``warehouse_scores`` asset, for the data days its events carry (as of the day after each).
+Per model: PSI of the score and of the top features against the champion's training window, and ROC AUC and
+calibration of past scores whose outcome window closed with those days (``ml/monitoring.py``). Results go to
+``monitoring.model_monitoring`` and to the model version's MLflow run. A PSI above
+``ECOMFLOW_DRIFT_PSI_THRESHOLD`` fails the model's task, naming day, feature and PSI; publishing is not
+blocked (that is the ``score_and_publish`` DAG). A model without published scores is skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import dag, get_current_context, task
+
+from ecomflow.assets import SCORES
+
+DEFAULT_ARGS = {
+    "owner": "ml-platform",
+    "retries": 1,
+    "retry_delay": dt.timedelta(minutes=2),
+    "execution_timeout": dt.timedelta(minutes=30),
+}
+MODELS = ["purchase_propensity", "credit_risk"]
+
+
+@dag(
+    schedule=[SCORES],
+    start_date=dt.datetime(2025, 1, 1),
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["ml", "monitoring"],
+    doc_md=__doc__,
+)
+def monitor():  # noqa: D103
+    @task
+    def days() -> list[str]:
+        from ecomflow.orchestration import run_days
+
+        return [d.isoformat() for d in run_days(get_current_context())]
+
+    @task
+    def check(model: str, days: list[str]) -> dict:
+        """Drift fails without retrying (it is not transient); nothing published yet skips."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from ml.models import get_spec
+        from ml.monitoring import DriftDetected, NothingToMonitor, monitor
+
+        try:
+            results = monitor(get_spec(model), [dt.date.fromisoformat(d) for d in days])
+        except NothingToMonitor as reason:
+            raise AirflowSkipException(str(reason)) from reason
+        except DriftDetected as drift:
+            raise AirflowFailException(str(drift)) from drift
+        return {"model": model, "results": len(results), "versions": sorted({r.version for r in results})}
+
+    check.partial(days=days()).expand(model=MODELS)
+
+
+monitor()
