@@ -234,22 +234,32 @@ def docs(port: Annotated[int, typer.Option(help="Port to serve the docs on.")] =
 
 
 @app.command()
-def train(model: Annotated[str, typer.Argument(help="purchase_propensity or credit_risk")]) -> None:
+def train(
+    model: Annotated[str, typer.Argument(help="purchase_propensity or credit_risk")],
+    tune: Annotated[int, typer.Option(help="Optuna trials to run first (nested MLflow runs); 0 = spec's params.")] = 0,
+) -> None:
     """Train a model, log it to MLflow, register it as challenger and run the promotion gate."""
     from ml.models import get_spec
     from ml.training import NotEnoughData, train_model
 
     start_core(get_settings(), airflow=False)
+    spec = get_spec(model)
     try:
-        with console.status(f"training {model}"):
-            result = train_model(get_spec(model), {"ecomflow.trigger": "cli"})
+        with console.status(f"training {model}" + (f" ({tune} tuning trials first)" if tune else "")):
+            result = train_model(spec, {"ecomflow.trigger": "cli"}, tune_trials=tune)
     except NotEnoughData as reason:
         console.print(f"[yellow]skipped: {reason}")
         return
+    metric = spec.primary_metric
+    baselines = ", ".join(
+        f"{key.removeprefix('baseline_').removesuffix(f'_test_{metric}')} {value:.3f}"
+        for key, value in result.metrics.items()
+        if key.startswith("baseline_") and key.endswith(f"_test_{metric}")
+    )
     verdict = "promoted to champion" if result.promoted else "kept as challenger"
     console.print(
-        f"{result.model_name} version {result.version} (run {result.run_id}): "
-        f"test ROC AUC {result.metrics['test_roc_auc']:.3f}, {verdict}"
+        f"{result.model_name} version {result.version} (run {result.run_id}): test {metric} "
+        f"{result.metrics[f'test_{metric}']:.3f} (baselines: {baselines}); {verdict}: {result.why}"
     )
 
 
@@ -352,7 +362,7 @@ def _summary(settings: Settings, demo_days: list[dt.date], seconds: float) -> No
     for layer, relation, rows in layer_counts():
         table.add_row(layer, relation, f"{rows:,}")
     console.print(table)
-    models = Table("model", "champion", "test ROC AUC", "test PR AUC", "scored days", title="Models")
+    models = Table("model", "champion", "test ROC AUC", "logreg baseline", "test PR AUC", "scored days", title="Models")
     for row in model_summary(demo_days):
         models.add_row(*row)
     console.print(models)

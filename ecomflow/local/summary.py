@@ -24,8 +24,8 @@ def layer_counts() -> list[tuple[str, str, int]]:
     return result
 
 
-def model_summary(days: list[dt.date]) -> list[tuple[str, str, str, str, str]]:
-    """(model, champion version, test ROC AUC, test PR AUC, days with scores) per model."""
+def model_summary(days: list[dt.date]) -> list[tuple[str, str, str, str, str, str]]:
+    """(model, champion version, test ROC AUC, its logistic-regression baseline's, test PR AUC, days scored)."""
     from mlflow import MlflowClient
 
     from ml.models import MODEL_NAMES, get_spec
@@ -49,6 +49,7 @@ def model_summary(days: list[dt.date]) -> list[tuple[str, str, str, str, str]]:
                 name,
                 f"v{version}" if version else "none",
                 f"{metrics.get('test_roc_auc', float('nan')):.3f}",
+                f"{metrics.get('baseline_logreg_test_roc_auc', float('nan')):.3f}",
                 f"{metrics.get('test_pr_auc', float('nan')):.3f}",
                 f"{scored}/{len(days)}",
             )
