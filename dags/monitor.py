@@ -1,6 +1,7 @@
 """Watch the published scores: drift of the score and top features, and realised performance once known.
 
-Scheduled on the ``warehouse_scores`` asset, for the data days its events carry (as of the day after each).
+Scheduled on the ``warehouse_scores`` asset, for the data days its events carry (as of the day after each),
+including those of events Airflow left to no run since the last (the watermark on ``model_monitoring``).
 Per model: PSI of the score and of the top features against the champion's training window, and ROC AUC and
 calibration of past scores whose outcome window closed with those days (``ml/monitoring.py``). Results go to
 ``monitoring.model_monitoring`` and to the model version's MLflow run. A PSI above
@@ -14,7 +15,7 @@ import datetime as dt
 
 from airflow.sdk import dag, get_current_context, task
 
-from ecomflow.assets import SCORES
+from ecomflow.assets import MONITORING, SCORES
 
 DEFAULT_ARGS = {
     "owner": "ml-platform",
@@ -34,11 +35,12 @@ MODELS = ["purchase_propensity", "credit_risk"]
     doc_md=__doc__,
 )
 def monitor():  # noqa: D103
-    @task
-    def days() -> list[str]:
-        from ecomflow.orchestration import run_days
+    @task(multiple_outputs=True, inlets=[SCORES, MONITORING])
+    def days() -> dict:
+        from ecomflow.orchestration import pending_days
 
-        return [d.isoformat() for d in run_days(get_current_context())]
+        days, through = pending_days(get_current_context(), SCORES, MONITORING)
+        return {"days": [d.isoformat() for d in days], "through": through}
 
     @task
     def check(model: str, days: list[str]) -> dict:
@@ -56,7 +58,13 @@ def monitor():  # noqa: D103
             raise AirflowFailException(str(drift)) from drift
         return {"model": model, "results": len(results), "versions": sorted({r.version for r in results})}
 
-    check.partial(days=days()).expand(model=MODELS)
+    @task(outlets=[MONITORING], trigger_rule="all_done")
+    def publish(days: list[str], through: str | None, *, outlet_events=None) -> None:  # noqa: ANN001
+        """The days are monitored (drift or not): the watermark moves on, so drift is reported once, not again."""
+        outlet_events[MONITORING].extra = {"days": days, "through": through}
+
+    run = days()
+    check.partial(days=run["days"]).expand(model=MODELS) >> publish(run["days"], run["through"])
 
 
 monitor()
