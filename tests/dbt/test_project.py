@@ -46,3 +46,34 @@ def test_staging_is_one_view_per_source_table(models):
     staged = {name.removeprefix("stg_ecom__") for name, node in models.items() if node["schema"] == "staging"}
     assert staged == {t.name for t in TABLES}
     assert all(models[f"stg_ecom__{t.name}"]["config"]["materialized"] == "view" for t in TABLES)
+
+
+def _tests_on(manifest: dict, test_name: str) -> set[str]:
+    """Models carrying a generic test ``test_name`` (one of ours or dbt's)."""
+    tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test" and n.get("attached_node")]
+    return {n["attached_node"].split(".")[-1] for n in tests if (n.get("test_metadata") or {}).get("name") == test_name}
+
+
+def test_daily_facts_have_recency_tests(dbt_manifest):
+    manifest = json.loads(dbt_manifest.read_text())
+    daily = {"fct_orders", "fct_order_items", "fct_sessions", "fct_events", "fct_inventory_daily"}
+    assert daily <= _tests_on(manifest, "recency")
+
+
+def test_marts_and_features_use_our_range_and_expression_tests(dbt_manifest):
+    manifest = json.loads(dbt_manifest.read_text())
+    assert {"fct_order_items", "fct_loans", "customer_360", "feat_customer_daily"} <= _tests_on(
+        manifest, "accepted_range"
+    )
+    assert {"fct_orders", "fct_loans", "feat_customer_daily"} <= _tests_on(manifest, "expression_is_true")
+
+
+def test_backbone_sources_have_freshness_thresholds(dbt_manifest):
+    sources = json.loads(dbt_manifest.read_text())["sources"].values()
+    fresh = {
+        s["name"]: s["freshness"]
+        for s in sources
+        if s["loaded_at_field"] == "_loaded_at" and (s.get("freshness") or {}).get("error_after", {}).get("count")
+    }
+    assert set(fresh) == {"orders", "order_items"}
+    assert all(f["warn_after"]["count"] and f["error_after"]["count"] for f in fresh.values())
