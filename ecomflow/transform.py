@@ -6,13 +6,24 @@ builds that manifest (``dbt parse``) when it is missing or older than the projec
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
 from pathlib import Path
 
 from ecomflow.settings import DBT_PROJECT_DIR
 
+log = logging.getLogger(__name__)
+
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
+ACTIVATION = "path:models/activation"
+"""The activation marts: built on the published scores after each publish, never by the warehouse build (which
+runs before any scores exist)."""
+
+
+class NothingToActivate(Exception):
+    """No activation mart can be built: none of the scores tables they read exists yet."""
 
 
 def _project_files() -> list[Path]:
@@ -71,6 +82,7 @@ def cosmos_configs() -> dict:
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.AFTER_EACH,
             source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
+            exclude=[ACTIVATION],  # built by the score_and_publish DAG, on the scores (build_activation)
         ),
     }
 
@@ -108,3 +120,48 @@ def producer_first(group) -> None:  # noqa: ANN001 - a cosmos DbtTaskGroup
         task = tasks[task_id]
         if not task.upstream_task_ids & models:
             producer >> task
+
+
+def activation_inputs(manifest: dict) -> dict[str, set[str]]:
+    """Each activation model and the source relations (``schema.table``) it reads, directly or through another."""
+    nodes, sources = manifest["nodes"], manifest["sources"]
+    prefix = ACTIVATION.removeprefix("path:") + "/"
+    models = {uid for uid, node in nodes.items() if node["resource_type"] == "model"}
+    activation = {uid for uid in models if nodes[uid]["original_file_path"].startswith(prefix)}
+
+    def reads(uid: str) -> set[str]:
+        parents = nodes[uid]["depends_on"]["nodes"]
+        relations = {f"{sources[p]['schema']}.{sources[p]['identifier']}" for p in parents if p in sources}
+        return relations.union(*(reads(p) for p in parents if p in activation))
+
+    return {nodes[uid]["name"]: reads(uid) for uid in sorted(activation)}
+
+
+def build_activation() -> list[str]:
+    """``dbt build`` (models, unit and data tests) the activation marts whose scores tables exist.
+
+    A mart whose scores table is missing (its model has no champion yet) is left out with a warning; if none can
+    be built, :class:`NothingToActivate` says why (callers skip). Returns the marts built.
+    """
+    from ecomflow.warehouse import connect
+
+    inputs = activation_inputs(json.loads(ensure_manifest().read_text()))
+    if not inputs:
+        raise NothingToActivate(f"the dbt project has no activation models ({ACTIVATION})")
+    with connect() as conn:
+        relations = set().union(*inputs.values())
+        missing = {r for r in relations if conn.execute("select to_regclass(%s)", (r,)).fetchone()[0] is None}
+    ready = [model for model, reads in inputs.items() if not reads & missing]
+    for model, reads in inputs.items():
+        if reads & missing:
+            log.warning(
+                "%s not built: %s does not exist yet (no champion has published)",
+                model,
+                ", ".join(sorted(reads & missing)),
+            )
+    if not ready:
+        raise NothingToActivate(
+            f"no activation mart built: {', '.join(sorted(missing))} not published yet (train a champion, then score)"
+        )
+    run_dbt(["build", "--select", *ready])
+    return ready
