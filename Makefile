@@ -47,6 +47,7 @@ status: install
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) sqlfluff lint dbt_project
 
 format: install
 	$(RUN) ruff format .

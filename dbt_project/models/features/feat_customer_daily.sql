@@ -1,5 +1,10 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['as_of_date', 'customer_id'], on_schema_change='fail',
-          contract={'enforced': true}) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['as_of_date', 'customer_id'],
+    on_schema_change='fail',
+    contract={'enforced': true}
+) }}
 -- One row per customer per as-of date D, from rows both dated and known (landed) strictly before D.
 -- Activity is bucketed by its knowledge day (greatest of event day and landing day), so a late-arriving row
 -- never reaches an as-of date before it landed; windows are row frames over a dense customer × day spine.
@@ -25,7 +30,9 @@ sessions as (
 
 bounds as (
 
-    select {{ as_of_from() }} as as_of_from, {{ as_of_to() }} as as_of_to
+    select
+        {{ as_of_from() }} as as_of_from,
+        {{ as_of_to() }} as as_of_to
 
 ),
 
@@ -140,7 +147,10 @@ last_orders as (
 
     -- From all order history, not the window frames: the spine only reaches 91 days before the first
     -- as-of date, and a one-day run must give what a full rebuild gives.
-    select windowed.customer_id, windowed.as_of_date, max(order_days.activity_date) as last_order_date
+    select
+        windowed.customer_id,
+        windowed.as_of_date,
+        max(order_days.activity_date) as last_order_date
     from windowed
     cross join bounds
     inner join order_days

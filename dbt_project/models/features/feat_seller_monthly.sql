@@ -71,18 +71,21 @@ repayments as (
 
 months as (
 
-    select generate_series(
-        date_trunc('month', min(_partition_date)) + interval '1 month',
-        date_trunc('month', max(_partition_date)) + interval '1 month',
-        interval '1 month'
-    )::date as as_of_date
+    select
+        generate_series(
+            date_trunc('month', min(_partition_date)) + interval '1 month',
+            date_trunc('month', max(_partition_date)) + interval '1 month',
+            interval '1 month'
+        )::date as as_of_date
     from {{ source('ecom', 'orders') }}
 
 ),
 
 spine as (
 
-    select sellers.*, months.as_of_date
+    select
+        sellers.*,
+        months.as_of_date
     from sellers
     inner join months on sellers.onboarded_date < months.as_of_date
 
@@ -125,7 +128,10 @@ sales as (
 
 prior_sales as (
 
-    select spine.seller_id, spine.as_of_date, sum(lines.amount) as gmv_prior_3m
+    select
+        spine.seller_id,
+        spine.as_of_date,
+        sum(lines.amount) as gmv_prior_3m
     from spine
     inner join lines
         on spine.seller_id = lines.seller_id
@@ -154,7 +160,10 @@ deliveries as (
 
 seller_returns as (
 
-    select spine.seller_id, spine.as_of_date, count(*) as returns_3m
+    select
+        spine.seller_id,
+        spine.as_of_date,
+        count(*) as returns_3m
     from spine
     inner join lines on spine.seller_id = lines.seller_id
     inner join returns
@@ -169,7 +178,10 @@ seller_returns as (
 
 seller_reviews as (
 
-    select spine.seller_id, spine.as_of_date, avg(reviews.rating)::double precision as avg_review_3m
+    select
+        spine.seller_id,
+        spine.as_of_date,
+        avg(reviews.rating)::double precision as avg_review_3m
     from spine
     inner join products on spine.seller_id = products.seller_id
     inner join reviews
@@ -183,7 +195,10 @@ seller_reviews as (
 
 stock as (
 
-    select spine.seller_id, spine.as_of_date, avg(inventory.on_hand)::double precision as avg_on_hand_1m
+    select
+        spine.seller_id,
+        spine.as_of_date,
+        avg(inventory.on_hand)::double precision as avg_on_hand_1m
     from spine
     inner join inventory
         on spine.seller_id = inventory.seller_id
@@ -240,7 +255,7 @@ credit as (
         ), 0) as max_dpd_to_date,
         count(*) filter (
             where due_date >= as_of_date - interval '6 months' and due_date < as_of_date
-                and (paid_known < amount_due * 0.99 or last_paid_date > due_date)
+            and (paid_known < amount_due * 0.99 or last_paid_date > due_date)
         ) as n_late_installments_6m
     from installments_known
     group by 1, 2
@@ -258,12 +273,14 @@ final as (
         ((spine.as_of_date - spine.onboarded_date) / 30.0)::double precision as months_on_platform,
         coalesce(sales.gmv_1m, 0)::double precision as gmv_1m,
         coalesce(sales.gmv_3m, 0)::double precision as gmv_3m,
-        (case when prior_sales.gmv_prior_3m > 0 then coalesce(sales.gmv_3m, 0) / prior_sales.gmv_prior_3m - 1 end)
-            ::double precision as gmv_growth_3m,
+        (
+            case when prior_sales.gmv_prior_3m > 0 then coalesce(sales.gmv_3m, 0) / prior_sales.gmv_prior_3m - 1 end
+        )::double precision as gmv_growth_3m,
         coalesce(sales.orders_1m, 0)::double precision as orders_1m,
         coalesce(sales.orders_3m, 0)::double precision as orders_3m,
-        (case when sales.lines_3m > 0 then coalesce(seller_returns.returns_3m, 0)::numeric / sales.lines_3m end)
-            ::double precision as return_rate_3m,
+        (
+            case when sales.lines_3m > 0 then coalesce(seller_returns.returns_3m, 0)::numeric / sales.lines_3m end
+        )::double precision as return_rate_3m,
         seller_reviews.avg_review_3m,
         deliveries.late_delivery_rate_3m::double precision as late_delivery_rate_3m,
         stock.avg_on_hand_1m,

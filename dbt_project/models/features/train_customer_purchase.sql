@@ -23,7 +23,10 @@ last_day as (
 
 order_days as (
 
-    select distinct customer_id, order_date from orders
+    select distinct
+        customer_id,
+        order_date
+    from orders
 
 ),
 

@@ -34,12 +34,18 @@ final as (
 
     select
         features.*,
-        case when exists (
-            select 1 from defaults
-            where defaults.seller_id = features.seller_id
-                and defaults.default_date >= features.as_of_date
-                and defaults.default_date < features.as_of_date + interval '{{ var("credit_window_months") }} months'
-        ) then 1 else 0 end as label
+        case
+            when exists (
+                    select 1
+                    from defaults
+                    where
+                        defaults.seller_id = features.seller_id
+                        and defaults.default_date >= features.as_of_date
+                        and defaults.default_date
+                        < features.as_of_date + interval '{{ var("credit_window_months") }} months'
+                ) then 1
+            else 0
+        end as label
     from features
     cross join last_day
     where features.n_active_loans > 0

@@ -1,1 +1,7 @@
-{{ stage('inventory', ['snapshot_date', 'product_id'], ['snapshot_date', 'product_id', 'seller_id', 'on_hand', 'reorder_point']) }}
+{{ stage(
+    'inventory',
+    key=['snapshot_date', 'product_id'],
+    columns=[
+        'snapshot_date', 'product_id', 'seller_id', 'on_hand', 'reorder_point'
+    ]
+) }}

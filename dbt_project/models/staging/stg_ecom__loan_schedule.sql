@@ -1,1 +1,7 @@
-{{ stage('loan_schedule', ['loan_id', 'installment_number'], ['loan_id', 'installment_number', 'due_date', 'amount_due']) }}
+{{ stage(
+    'loan_schedule',
+    key=['loan_id', 'installment_number'],
+    columns=[
+        'loan_id', 'installment_number', 'due_date', 'amount_due'
+    ]
+) }}

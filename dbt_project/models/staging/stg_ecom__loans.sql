@@ -1,1 +1,7 @@
-{{ stage('loans', ['loan_id'], ['loan_id', 'seller_id', 'principal', 'annual_rate', 'term_months', 'originated_at']) }}
+{{ stage(
+    'loans',
+    key=['loan_id'],
+    columns=[
+        'loan_id', 'seller_id', 'principal', 'annual_rate', 'term_months', 'originated_at'
+    ]
+) }}

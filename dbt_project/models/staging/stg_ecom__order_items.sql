@@ -1,1 +1,7 @@
-{{ stage('order_items', ['order_id', 'line_number'], ['order_id', 'line_number', 'product_id', 'seller_id', 'quantity', 'unit_price', 'discount']) }}
+{{ stage(
+    'order_items',
+    key=['order_id', 'line_number'],
+    columns=[
+        'order_id', 'line_number', 'product_id', 'seller_id', 'quantity', 'unit_price', 'discount'
+    ]
+) }}

@@ -1,1 +1,7 @@
-{{ stage('orders', ['order_id'], ['order_id', 'customer_id', 'channel', 'ordered_at', 'promo_code', 'shipping_fee']) }}
+{{ stage(
+    'orders',
+    key=['order_id'],
+    columns=[
+        'order_id', 'customer_id', 'channel', 'ordered_at', 'promo_code', 'shipping_fee'
+    ]
+) }}

@@ -1,1 +1,7 @@
-{{ stage('payments', ['payment_id'], ['payment_id', 'order_id', 'method', 'amount', 'installments', 'paid_at']) }}
+{{ stage(
+    'payments',
+    key=['payment_id'],
+    columns=[
+        'payment_id', 'order_id', 'method', 'amount', 'installments', 'paid_at'
+    ]
+) }}

@@ -1,1 +1,7 @@
-{{ stage('products', ['product_id'], ['product_id', 'seller_id', 'category', 'product_name', 'list_price', 'listed_at']) }}
+{{ stage(
+    'products',
+    key=['product_id'],
+    columns=[
+        'product_id', 'seller_id', 'category', 'product_name', 'list_price', 'listed_at'
+    ]
+) }}

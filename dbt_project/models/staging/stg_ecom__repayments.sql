@@ -1,1 +1,7 @@
-{{ stage('repayments', ['repayment_id'], ['repayment_id', 'loan_id', 'installment_number', 'amount', 'paid_at']) }}
+{{ stage(
+    'repayments',
+    key=['repayment_id'],
+    columns=[
+        'repayment_id', 'loan_id', 'installment_number', 'amount', 'paid_at'
+    ]
+) }}

@@ -1,1 +1,7 @@
-{{ stage('sellers', ['seller_id'], ['seller_id', 'seller_name', 'size_band', 'category', 'region', 'founded_year', 'onboarded_at']) }}
+{{ stage(
+    'sellers',
+    key=['seller_id'],
+    columns=[
+        'seller_id', 'seller_name', 'size_band', 'category', 'region', 'founded_year', 'onboarded_at'
+    ]
+) }}

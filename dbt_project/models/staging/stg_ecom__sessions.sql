@@ -1,1 +1,7 @@
-{{ stage('sessions', ['session_id'], ['session_id', 'customer_id', 'channel', 'device', 'started_at', 'ended_at', 'utm_source']) }}
+{{ stage(
+    'sessions',
+    key=['session_id'],
+    columns=[
+        'session_id', 'customer_id', 'channel', 'device', 'started_at', 'ended_at', 'utm_source'
+    ]
+) }}

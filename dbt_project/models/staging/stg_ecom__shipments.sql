@@ -1,1 +1,7 @@
-{{ stage('shipments', ['shipment_id'], ['shipment_id', 'order_id', 'seller_id', 'carrier', 'shipped_at', 'promised_at', 'delivered_at']) }}
+{{ stage(
+    'shipments',
+    key=['shipment_id'],
+    columns=[
+        'shipment_id', 'order_id', 'seller_id', 'carrier', 'shipped_at', 'promised_at', 'delivered_at'
+    ]
+) }}

@@ -3,7 +3,9 @@ with
 
 bounds as (
 
-    select min(_partition_date) as first_date, max(_partition_date) as last_date
+    select
+        min(_partition_date) as first_date,
+        max(_partition_date) as last_date
     from {{ source('ecom', 'orders') }}
 
 ),

@@ -8,7 +8,11 @@ reviews as (
 
 order_items as (
 
-    select distinct order_id, product_id, seller_id from {{ ref('stg_ecom__order_items') }}
+    select distinct
+        order_id,
+        product_id,
+        seller_id
+    from {{ ref('stg_ecom__order_items') }}
 
 ),
 

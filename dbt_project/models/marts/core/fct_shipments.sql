@@ -30,7 +30,8 @@ final as (
             shipments.delivered_at > shipments.promised_at,
             shipments.promised_at::date < last_day.last_loaded_date
         ) as is_late,
-        (extract(epoch from shipments.delivered_at - shipments.shipped_at) / 86400.0)::double precision as delivery_days,
+        (extract(epoch from shipments.delivered_at - shipments.shipped_at) / 86400.0)::double precision
+            as delivery_days,
         shipments.known_date
     from shipments
     cross join last_day

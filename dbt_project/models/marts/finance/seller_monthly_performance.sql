@@ -78,7 +78,12 @@ stock as (
         date_trunc('month', snapshot_date)::date as month_start_date,
         avg(on_hand)::double precision as avg_units_on_hand
     from (
-        select seller_id, snapshot_date, sum(on_hand) as on_hand from inventory group by 1, 2
+        select
+            seller_id,
+            snapshot_date,
+            sum(on_hand) as on_hand
+        from inventory
+        group by 1, 2
     ) as daily
     group by 1, 2
 
