@@ -16,7 +16,8 @@ class History:
     """What the warehouse held after the bulk history, before the run days arrived."""
 
     last_day: dt.date | None = None
-    checksums: dict[str, tuple[int, str]] = field(default_factory=dict)
+    features: dict[str, object] = field(default_factory=dict)
+    """The feature rows as of the day after the history (Arrow tables), compared value by value."""
 
 
 _HISTORY = History()
@@ -35,6 +36,42 @@ def checksum(conn, relation: str, where: str = "", params: tuple = ()) -> tuple[
     ).fetchone()
 
 
+def feature_rows(as_of: dt.date) -> dict[str, object]:
+    """The point-in-time feature rows a leakage would change: customers as of ``as_of``, sellers up to it."""
+    from ecomflow.warehouse import connect, copy_out
+
+    with connect() as conn:
+        return {
+            "features.feat_customer_daily": copy_out(
+                conn, "select * from features.feat_customer_daily where as_of_date = %s", (as_of,)
+            ),
+            "features.feat_seller_monthly": copy_out(
+                conn, "select * from features.feat_seller_monthly where as_of_date <= %s", (as_of,)
+            ),
+        }
+
+
+def assert_same_rows(expected, actual, keys: list[str], name: str) -> None:
+    """Same rows, floats equal to 1e-9 relative: sums over the same rows in another order (another plan once
+    more data is loaded) differ in the last bits, and a text checksum can round those either way."""
+    import numpy as np
+    import pyarrow as pa
+
+    assert expected.num_rows == actual.num_rows, f"{name}: {expected.num_rows} rows before, {actual.num_rows} after"
+    expected, actual = (
+        expected.sort_by([(k, "ascending") for k in keys]),
+        actual.sort_by([(k, "ascending") for k in keys]),
+    )
+    for column in expected.column_names:
+        before, after = expected.column(column), actual.column(column)
+        if pa.types.is_floating(before.type):
+            a, b = before.to_numpy(zero_copy_only=False), after.to_numpy(zero_copy_only=False)
+            same = np.isclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True)
+            assert same.all(), f"{name}.{column} changed in {(~same).sum()} row(s)"
+        else:
+            assert before.equals(after), f"{name}.{column} changed"
+
+
 @pytest.fixture(scope="session")
 def pipeline(settings, postgres, mlflow_server, airflow_db, dbt_manifest) -> list[dt.date]:
     """Two years of history in bulk, then three consecutive days through the real DAGs; returns those days.
@@ -42,22 +79,13 @@ def pipeline(settings, postgres, mlflow_server, airflow_db, dbt_manifest) -> lis
     Between the two, the features as of the day after the history are fingerprinted, for the leakage test.
     """
     from ecomflow.local.pipeline import load_dags, load_history, run_day
-    from ecomflow.warehouse import connect
 
     first = settings.start_date
     history_end = first + dt.timedelta(days=HISTORY_DAYS - 1)
     load_history(settings, first, history_end)
     _HISTORY.last_day = history_end
     as_of = history_end + dt.timedelta(days=1)
-    with connect() as conn:
-        _HISTORY.checksums = {
-            "features.feat_customer_daily": checksum(
-                conn, "features.feat_customer_daily", "where as_of_date = %s", (as_of,)
-            ),
-            "features.feat_seller_monthly": checksum(
-                conn, "features.feat_seller_monthly", "where as_of_date <= %s", (as_of,)
-            ),
-        }
+    _HISTORY.features = feature_rows(as_of)
     days = [history_end + dt.timedelta(days=i + 1) for i in range(RUN_DAYS)]
     dags = load_dags()
     for i, day in enumerate(days):
@@ -75,3 +103,15 @@ def history(pipeline) -> History:
 def fingerprint():
     """:func:`checksum`, for the test modules."""
     return checksum
+
+
+@pytest.fixture(scope="session")
+def features_as_of():
+    """:func:`feature_rows`, for the test modules."""
+    return feature_rows
+
+
+@pytest.fixture(scope="session")
+def same_rows():
+    """:func:`assert_same_rows`, for the test modules."""
+    return assert_same_rows
