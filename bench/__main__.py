@@ -1,7 +1,8 @@
 """``python -m bench``: run every benchmark; each prints its ratios on its last line."""
 
-from bench import ingest, simulate
+from bench import ingest, simulate, warehouse
 
 if __name__ == "__main__":
     simulate.main()
     ingest.main()
+    warehouse.main()
