@@ -26,12 +26,19 @@ _HISTORY = History()
 def checksum(conn, relation: str, where: str = "", params: tuple = ()) -> tuple[int, str]:
     """Row count and an order-independent digest of every column of ``relation`` (optionally filtered).
 
-    Floats are printed to 12 significant digits: a sum over the same rows in another order (another query
-    plan once more data is loaded) differs in the last bits, which is arithmetic, not a change of data.
+    Floats are rounded to 6 decimals first: a sum over the same rows in another order (another query plan,
+    another rebuild) differs in the last bits, which is arithmetic, not a change of data; a digest of their
+    full text would flip on it.
     """
-    conn.execute("set extra_float_digits = -3")
+    cursor = conn.execute(f"select * from {relation} as t limit 0")
+    floats = (700, 701)  # real, double precision
+    select = ", ".join(
+        f'round(t."{column.name}"::numeric, 6)' if column.type_code in floats else f't."{column.name}"'
+        for column in cursor.description
+    )
     return conn.execute(
-        f"select count(*), coalesce(md5(string_agg(t::text, '|' order by t::text)), '') from {relation} as t {where}",
+        f"select count(*), coalesce(md5(string_agg(t::text, '|' order by t::text)), '') "
+        f"from (select {select} from {relation} as t {where}) as t",
         params,
     ).fetchone()
 
