@@ -23,7 +23,7 @@ def test_every_model_and_documented_column_is_described(models):
 
 
 def test_marts_and_features_enforce_contracts(models):
-    layers = ("marts", "features")
+    layers = ("marts", "features", "activation")
     loose = [n for n, node in models.items() if node["schema"] in layers and not node["config"]["contract"]["enforced"]]
     assert not loose
 
@@ -31,7 +31,7 @@ def test_marts_and_features_enforce_contracts(models):
 def test_marts_and_features_are_granted_to_analysts_and_nothing_else_is(models):
     for name, node in models.items():
         granted = node["config"].get("grants", {}).get("select", [])
-        assert ("analyst" in granted) == (node["schema"] in ("marts", "features")), name
+        assert ("analyst" in granted) == (node["schema"] in ("marts", "features", "activation")), name
 
 
 def test_exposures_cover_both_models(dbt_manifest):
