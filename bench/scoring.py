@@ -19,12 +19,10 @@ import dataclasses
 import datetime as dt
 import os
 import sys
-import time
 
 import numpy as np
 
 ROWS = int(os.environ.get("BENCH_SCORE_ROWS", 1_000_000))
-TRIALS = int(os.environ.get("BENCH_TRIALS", 3))
 EXACT_SAMPLE = 5_000
 APPROX_SAMPLE = 100_000
 AS_OF = dt.date(2026, 6, 1)
@@ -74,17 +72,6 @@ def _model(data):  # noqa: ANN001, ANN202 - pyarrow.Table -> TrainedModel
     return dataclasses.replace(shaper, booster=booster)
 
 
-def _best(action, before=None, trials: int = TRIALS) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(trials):
-        if before:
-            before()
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
-
-
 def main() -> None:
     """Run the three paths and the reason-code costs; print rows/s and ratios."""
     import pandas as pd
@@ -93,6 +80,7 @@ def main() -> None:
     from mlflow.models import infer_signature
 
     from bench.ingest import _bench_database
+    from bench.ingest import _best_seconds as _best
     from ecomflow.local import runtime
     from ecomflow.settings import get_settings
     from ecomflow.warehouse import connect, copy_in, copy_out
