@@ -4,7 +4,7 @@ On ``BENCH_SCORE_ROWS`` (default 1,000,000) customers' feature rows in a benchma
 in one run:
 
 * **ecomflow** — ``ml.scoring.score`` + ``publish`` exactly as the DAG runs them (COPY out to Arrow,
-  batched ``inplace_predict``, deciles, one COPY in under an advisory lock), reason codes switched off;
+  batched ``inplace_predict``, deciles, the day's partition swapped in), reason codes switched off;
 * **naive** — what users write: ``pandas.read_sql`` → ``xgboost.DMatrix`` → ``predict`` → ``DataFrame.to_sql``;
 * **COPY ceiling** — only the COPY of the same output rows into an empty table of the same shape (key included).
 

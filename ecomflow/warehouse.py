@@ -6,8 +6,10 @@ formatting, PostgreSQL's COPY does the rest, and no Python loop touches a row.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -71,6 +73,81 @@ def copy_in(conn: psycopg.Connection, table: str, data: pa.Table) -> int:
             pa_csv.write_csv(batch, buffer, options)
             copy.write(buffer.getbuffer())
     return data.num_rows
+
+
+def partition_name(parent: str, value: dt.date) -> str:
+    """``schema.table_pYYYYMMDD``: the partition of ``parent`` holding ``value``."""
+    return f"{parent}_p{value:%Y%m%d}"
+
+
+def replace_partition(
+    parent: str,
+    value: dt.date,
+    data: pa.Table,
+    before_attach: Callable[[], None] | None = None,
+    url: str | None = None,
+) -> int:
+    """Replace the partition of ``value`` in the LIST-partitioned ``parent`` with ``data``, atomically.
+
+    The rows go into a fresh table through ADBC's binary COPY with no index to maintain (an index kept up
+    row by row made the load ~3x slower); the key is then built in one sorted pass, and a CHECK matching the
+    partition bound lets ATTACH skip its validation scan. Then the old partition is dropped and the new one
+    attached. All of it is one transaction under an advisory lock on (parent, value): concurrent replacements
+    of one value serialise, a failure anywhere leaves the previous rows, and a reader sees the old partition or
+    the new one (it waits the instant of the swap), never a mix and never neither. ``before_attach`` runs
+    between the drop and the attach (tests inject a failure there). Returns the number of rows.
+    """
+    import adbc_driver_postgresql.dbapi as adbc
+
+    schema, table = parent.split(".")
+    final = partition_name(parent, value).split(".")[1]
+    loading = f"{final}_{uuid.uuid4().hex[:8]}"
+    literal = sql.Literal(value).as_string(None)
+    target, loaded = qualified(parent).as_string(None), sql.Identifier(schema, loading).as_string(None)
+    with adbc.connect(url or get_settings().warehouse) as conn, conn.cursor() as cursor:
+        cursor.execute("select pg_advisory_xact_lock(hashtextextended($1, 0))", (f"partition:{parent}:{value}",))
+        key = _primary_key(cursor, parent)
+        partition_column = _partition_column(cursor, parent)
+        cursor.execute(f"create table {loaded} (like {target} including defaults including constraints)")
+        if data.num_rows:
+            cursor.adbc_ingest(loading, data, mode="append", db_schema_name=schema)
+        keys = ", ".join(sql.Identifier(name).as_string(None) for name in key)
+        cursor.execute(
+            f"alter table {loaded} add primary key ({keys}), "
+            f"add check ({sql.Identifier(partition_column).as_string(None)} = {literal})"
+        )
+        cursor.execute(f"drop table if exists {sql.Identifier(schema, final).as_string(None)}")
+        if before_attach is not None:
+            before_attach()
+        cursor.execute(f"alter table {loaded} rename to {sql.Identifier(final).as_string(None)}")
+        cursor.execute(
+            f"alter table {target} attach partition {sql.Identifier(schema, final).as_string(None)} "
+            f"for values in ({literal})"
+        )
+        conn.commit()
+    return data.num_rows
+
+
+def _primary_key(cursor, table: str) -> list[str]:  # noqa: ANN001 - an ADBC cursor
+    cursor.execute(
+        "select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid "
+        "and a.attnum = any(i.indkey) where i.indrelid = $1::regclass and i.indisprimary "
+        "order by array_position(i.indkey::int2[], a.attnum)",
+        (table,),
+    )
+    return [name for (name,) in cursor.fetchall()]
+
+
+def _partition_column(cursor, table: str) -> str:  # noqa: ANN001 - an ADBC cursor
+    cursor.execute(
+        "select a.attname from pg_partitioned_table p join pg_attribute a "
+        "on a.attrelid = p.partrelid and a.attnum = p.partattrs[0] where p.partrelid = $1::regclass",
+        (table,),
+    )
+    row = cursor.fetchone()
+    if row is None:
+        raise ValueError(f"{table} is not a partitioned table")
+    return row[0]
 
 
 def bind(conn: psycopg.Connection, query: str, params: dict | tuple | None = None) -> str:

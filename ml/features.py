@@ -37,11 +37,15 @@ def read_training_set(spec: ModelSpec) -> pa.Table:
 
 
 def read_features_as_of(spec: ModelSpec, as_of: dt.date) -> pa.Table:
-    """Feature rows of the latest as-of date on or before ``as_of`` (month starts for monthly features)."""
+    """Feature rows of the latest as-of date on or before ``as_of`` (month starts for monthly features).
+
+    In no particular order: sorting a million rows costs the server a fifth of the read, and nothing computed
+    from them depends on their order (see :func:`ml.scoring.deciles`).
+    """
     return read_table(
         spec.feature_table,
         f"where {spec.as_of_column} = (select max({spec.as_of_column}) from {spec.feature_table} "
-        f"where {spec.as_of_column} <= %(as_of)s) order by {spec.entity_key}",
+        f"where {spec.as_of_column} <= %(as_of)s)",
         {"as_of": as_of},
     )
 

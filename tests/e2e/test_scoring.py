@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import threading
 
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -65,16 +66,15 @@ def test_a_failure_between_delete_and_insert_keeps_the_previous_scores(pipeline,
     before = _day(PROPENSITY, as_of)
     rescored, _ = score(PROPENSITY, as_of)
 
-    def fail() -> None:
-        with connect() as reader:  # another session meanwhile still reads the old day in full
-            count = reader.execute(
-                f"select count(*) from {PROPENSITY.scores_table} where as_of_date = %s", (as_of,)
-            ).fetchone()[0]
-        assert count == before.num_rows
+    def fail() -> None:  # the day's partition is dropped, the new one not attached yet
+        with connect() as reader:  # another session cannot see the day missing: it waits for the swap
+            reader.execute("set lock_timeout = '300ms'")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                reader.execute(f"select count(*) from {PROPENSITY.scores_table} where as_of_date = %s", (as_of,))
         raise InjectedFailure("between delete and insert")
 
     with pytest.raises(InjectedFailure):
-        publish(PROPENSITY, as_of, rescored, before_insert=fail)
+        publish(PROPENSITY, as_of, rescored, before_attach=fail)
     assert _day(PROPENSITY, as_of).equals(before)
 
 
@@ -92,7 +92,7 @@ def test_two_publishes_of_one_day_serialise(pipeline, as_of):
 
     def run(table: pa.Table, hook=None) -> None:
         try:
-            publish(PROPENSITY, as_of, table, before_insert=hook)
+            publish(PROPENSITY, as_of, table, before_attach=hook)
         except Exception as error:  # noqa: BLE001 - surfaced by the assertion below
             errors.append(error)
 
