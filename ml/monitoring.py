@@ -270,12 +270,10 @@ def population(spec: ModelSpec) -> str:
     """SQL predicate on feature rows selecting the population the model is trained on (``true``: everyone).
 
     Credit risk scores every seller but learns from sellers with an active loan who are not in default yet
-    (``train_seller_default``'s where clause, mirrored here and checked against it by the tests): drift is
-    measured on that population, so sellers without a loan do not read as drift.
+    (``ModelSpec.population``): drift is measured on that population, so sellers without a loan do not read
+    as drift.
     """
-    if spec.name == "credit_risk":
-        return f"n_active_loans > 0 and max_dpd_to_date < {get_settings().credit_default_dpd}"
-    return "true"
+    return spec.population()
 
 
 def drift(spec: ModelSpec, as_of: dt.date, versions: _Versions | None = None) -> list[Result]:
@@ -321,17 +319,10 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 
 def outcome_known_from(spec: ModelSpec, feature_as_of: dt.date) -> dt.date:
-    """The first data day on which the label of rows as of ``feature_as_of`` is known (its window's last day).
-
-    The windows of the training tables: an order within ``propensity_window_days`` from the as-of date
-    (``train_customer_purchase``); a default within ``credit_window_months`` (``train_seller_default``).
-    """
-    settings = get_settings()
-    if spec.name == "purchase_propensity":
-        return feature_as_of + dt.timedelta(days=settings.propensity_window_days - 1)
-    if spec.name == "credit_risk":
-        return add_months(feature_as_of, settings.credit_window_months) - dt.timedelta(days=1)
-    raise KeyError(f"no label window known for model {spec.name!r}: add it to ml.monitoring.outcome_known_from")
+    """The first data day on which the label of rows as of ``feature_as_of`` is known (its window's last day)."""
+    if spec.label_known_from is None:
+        raise KeyError(f"model {spec.name!r} has no label_known_from in its ModelSpec: its outcomes cannot be judged")
+    return spec.label_known_from(feature_as_of)
 
 
 def closed_as_of_dates(spec: ModelSpec, day: dt.date) -> list[dt.date]:

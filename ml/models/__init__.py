@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,7 +23,9 @@ class ModelSpec:
     ``@champion`` only if the challenger's ``primary_metric`` on the latest test window beats the champion's
     on the same rows by ``promotion_margin`` and its expected calibration error is at most
     ``calibration_tolerance`` worse. ``rule_baseline`` is a business rule (name, score function of the model
-    frame) logged beside the logistic-regression baseline.
+    frame) logged beside the logistic-regression baseline. ``population`` is the SQL predicate on feature rows
+    selecting who the model learns from (monitoring measures drift on it); ``label_known_from`` maps an as-of
+    date to the first data day its label is known (the last day of its label window).
     """
 
     name: str
@@ -46,6 +49,8 @@ class ModelSpec:
     promotion_margin: float = 0.0
     calibration_tolerance: float = 0.0
     rule_baseline: tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None = None
+    population: Callable[[], str] = lambda: "true"
+    label_known_from: Callable[[dt.date], dt.date] | None = None
 
     @property
     def experiment(self) -> str:

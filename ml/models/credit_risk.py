@@ -1,7 +1,22 @@
 """SME credit risk: will a seller with a loan reach the default threshold (90+ days past due) within 6 months?"""
 
+import datetime as dt
+
 from ecomflow.settings import get_settings
 from ml.models import ModelSpec
+
+
+def learns_from() -> str:
+    """Sellers with an active loan, not in default yet: ``train_seller_default``'s where clause (tests compare)."""
+    return f"n_active_loans > 0 and max_dpd_to_date < {get_settings().credit_default_dpd}"
+
+
+def default_known_from(as_of: dt.date) -> dt.date:
+    """The last day of the default window (``credit_window_months`` after ``as_of``, as SQL intervals count)."""
+    from ml.monitoring import add_months
+
+    return add_months(as_of, get_settings().credit_window_months) - dt.timedelta(days=1)
+
 
 SPEC = ModelSpec(
     name="credit_risk",
@@ -34,4 +49,6 @@ SPEC = ModelSpec(
     },
     promotion_margin=0.005,
     calibration_tolerance=0.01,
+    population=learns_from,
+    label_known_from=default_known_from,
 )

@@ -1,5 +1,7 @@
 """Purchase propensity: will a customer place an order in the next N days (default 14)?"""
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
@@ -19,6 +21,11 @@ def rfm_score(frame: pd.DataFrame) -> np.ndarray:
     return (recency + frequency + monetary) / 3
 
 
+def purchase_known_from(as_of: dt.date) -> dt.date:
+    """The last day of the purchase window (``propensity_window_days`` from ``as_of``, ``as_of`` included)."""
+    return as_of + dt.timedelta(days=get_settings().propensity_window_days - 1)
+
+
 SPEC = ModelSpec(
     name="purchase_propensity",
     description="Probability that a customer places an order within the label window after the as-of date.",
@@ -35,4 +42,5 @@ SPEC = ModelSpec(
     promotion_margin=0.002,
     calibration_tolerance=0.005,
     rule_baseline=("rfm", rfm_score),
+    label_known_from=purchase_known_from,
 )

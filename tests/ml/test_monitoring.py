@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -21,6 +22,7 @@ from ml.monitoring import (
     metric_key,
     numeric_counts,
     outcome_known_from,
+    population,
     population_stability,
     psi_from_counts,
     quantile_edges,
@@ -105,6 +107,16 @@ def test_label_windows_close_on_the_last_day_of_the_training_tables_windows():
     # train_seller_default: a default in [M, M + 6 months) is known once the day before M + 6 months is loaded.
     assert outcome_known_from(credit, dt.date(2026, 7, 1)) == dt.date(2026, 12, 31)
     assert add_months(dt.date(2026, 8, 31), 6) == dt.date(2027, 2, 28)
+
+
+def test_windows_and_population_belong_to_the_spec_not_to_its_name():
+    renamed = dataclasses.replace(get_spec("credit_risk"), name="credit_risk_challenger_b")
+    assert outcome_known_from(renamed, dt.date(2026, 7, 1)) == dt.date(2026, 12, 31)
+    assert population(renamed).startswith("n_active_loans > 0")
+    assert population(get_spec("purchase_propensity")) == "true"
+    without_window = dataclasses.replace(renamed, label_known_from=None)
+    with pytest.raises(KeyError, match="credit_risk_challenger_b.*no label_known_from"):
+        outcome_known_from(without_window, dt.date(2026, 7, 1))
 
 
 def test_metrics_are_keyed_by_kind_and_stepped_by_the_as_of_date():
