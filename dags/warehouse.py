@@ -1,9 +1,10 @@
 """Build the warehouse with dbt (rendered by astronomer-cosmos) for the days that landed in ``raw``.
 
-Scheduled on the ``warehouse_raw`` asset. dbt gets the run's days as vars: the point-in-time features as of the
-day after each, from the first day the raw events carry (those that triggered the run and those Airflow left
-unconsumed since the last build) through the last day loaded in ``raw`` (a day that lands late changes every
-later as-of date), so reruns and backfills whose days land in any order give the same rows as daily runs.
+Scheduled on the ``warehouse_raw`` asset. dbt gets the run's days as vars: the landing days the incremental facts
+rebuild (``day_from``/``day_to``) and the point-in-time features as of the day after each, from the first day the
+raw events carry (those that triggered the run and those Airflow left unconsumed since the last build) through the
+last day loaded in ``raw`` (a day that lands late changes every later as-of date), so reruns and backfills whose
+days land in any order give the same rows as daily runs.
 Emits ``warehouse_features`` with those days.
 """
 
@@ -24,6 +25,7 @@ DEFAULT_ARGS = {
     "execution_timeout": dt.timedelta(hours=1),
 }
 VARS_XCOM = "{{{{ ti.xcom_pull(task_ids='days')['{}'] }}}}"
+DBT_VARS = ("day_from", "day_to", "as_of_from", "as_of_to")  # what ecomflow.orchestration.dbt_vars returns
 
 
 @dag(
@@ -46,7 +48,7 @@ def warehouse():  # noqa: D103
     dbt = DbtTaskGroup(
         group_id="dbt",
         operator_args={
-            "vars": {"as_of_from": VARS_XCOM.format("as_of_from"), "as_of_to": VARS_XCOM.format("as_of_to")},
+            "vars": {name: VARS_XCOM.format(name) for name in DBT_VARS},
         },
         **cosmos_configs(),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import shutil
@@ -203,21 +204,43 @@ def _ingest(landing: Path, start: dt.date, end: dt.date) -> None:
 
 @app.command()
 def build(
+    start: Annotated[
+        dt.datetime | None,
+        typer.Option("--from", formats=DATE, help="First landing day to rebuild (incremental facts, features)."),
+    ] = None,
+    end: Annotated[
+        dt.datetime | None,
+        typer.Option("--to", formats=DATE, help="Last landing day to rebuild (default: the last day loaded)."),
+    ] = None,
     as_of_from: Annotated[dt.datetime | None, typer.Option(formats=DATE, help="First feature as-of date.")] = None,
     as_of_to: Annotated[dt.datetime | None, typer.Option(formats=DATE, help="Last feature as-of date.")] = None,
     select: Annotated[str | None, typer.Option(help="dbt node selection, e.g. 'marts.core+'.")] = None,
+    full_refresh: Annotated[bool, typer.Option(help="Rebuild the incremental models from all history.")] = False,
 ) -> None:
     """Build and test the warehouse with dbt (what the ``warehouse`` DAG runs), outside Airflow.
 
-    Without ``--select``, everything but the activation marts, which need published scores (``ecomflow activate``).
+    ``--from``/``--to`` give the landing days to rebuild, as the DAG does for its run's days: the incremental facts
+    of those days and the features as of the day after each (``--as-of-from``/``--as-of-to`` set the features'
+    dates alone). Without days, every day is rebuilt; with ``--to`` before the last day loaded, the days after it
+    stay as the last build left them. Without ``--select``, everything but the activation marts, which need
+    published scores (``ecomflow activate``).
     """
+    from ecomflow.orchestration import dbt_vars, last_loaded_day
     from ecomflow.transform import ACTIVATION, run_dbt
 
     start_core(get_settings(), airflow=False)
     args = ["build", *(["--select", select] if select else ["--exclude", ACTIVATION])]
+    dbt_args: dict[str, str] = {}
+    if start or end:
+        first = (start or end).date()
+        dbt_args |= dbt_vars([first, end.date() if end else max(first, last_loaded_day() or first)])
     if as_of_from or as_of_to:
         first, last = (as_of_from or as_of_to).date(), (as_of_to or as_of_from).date()
-        args += ["--vars", f"{{as_of_from: '{first}', as_of_to: '{last}'}}"]
+        dbt_args |= {"as_of_from": first.isoformat(), "as_of_to": last.isoformat()}
+    if dbt_args:
+        args += ["--vars", json.dumps(dbt_args)]
+    if full_refresh:
+        args.append("--full-refresh")
     run_dbt(args)
     console.print("warehouse built")
 

@@ -146,9 +146,15 @@ def warehouse_days(days: Iterable[dt.date], last_loaded: dt.date | None) -> list
 
 
 def dbt_vars(days: Iterable[dt.date]) -> dict[str, str]:
-    """Dbt vars for a run over ``days``: features as of the day after each loaded day."""
+    """Dbt vars for a run over the data days ``days`` (landing partitions, first to last).
+
+    ``day_from``/``day_to``: the landing days the incremental facts rebuild (``macros/incremental_days.sql``);
+    ``as_of_from``/``as_of_to``: the features as of the day after each.
+    """
     days = sorted(days)
     return {
+        "day_from": days[0].isoformat(),
+        "day_to": days[-1].isoformat(),
         "as_of_from": (days[0] + dt.timedelta(days=1)).isoformat(),
         "as_of_to": (days[-1] + dt.timedelta(days=1)).isoformat(),
     }

@@ -23,26 +23,6 @@ class History:
 _HISTORY = History()
 
 
-def checksum(conn, relation: str, where: str = "", params: tuple = ()) -> tuple[int, str]:
-    """Row count and an order-independent digest of every column of ``relation`` (optionally filtered).
-
-    Floats are rounded to 6 decimals first: a sum over the same rows in another order (another query plan,
-    another rebuild) differs in the last bits, which is arithmetic, not a change of data; a digest of their
-    full text would flip on it.
-    """
-    cursor = conn.execute(f"select * from {relation} as t limit 0")
-    floats = (700, 701)  # real, double precision
-    select = ", ".join(
-        f'round(t."{column.name}"::numeric, 6)' if column.type_code in floats else f't."{column.name}"'
-        for column in cursor.description
-    )
-    return conn.execute(
-        f"select count(*), coalesce(md5(string_agg(t::text, '|' order by t::text)), '') "
-        f"from (select {select} from {relation} as t {where}) as t",
-        params,
-    ).fetchone()
-
-
 def feature_rows(as_of: dt.date) -> dict[str, object]:
     """The point-in-time feature rows a leakage would change: customers as of ``as_of``, sellers up to it."""
     from ecomflow.warehouse import connect, copy_out
@@ -104,12 +84,6 @@ def pipeline(settings, postgres, mlflow_server, airflow_db, dbt_manifest) -> lis
 def history(pipeline) -> History:
     """Fingerprints taken after the bulk history and before the run days."""
     return _HISTORY
-
-
-@pytest.fixture(scope="session")
-def fingerprint():
-    """:func:`checksum`, for the test modules."""
-    return checksum
 
 
 @pytest.fixture(scope="session")

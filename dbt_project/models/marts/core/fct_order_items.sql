@@ -1,4 +1,13 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_days',
+    unique_key=['order_id', 'line_number'],
+    on_schema_change='fail',
+    indexes=[{'columns': ['order_id', 'line_number'], 'unique': true}, {'columns': ['changed_date']}]
+) }}
 -- One row per order line, with its order's customer, channel and day, and whether (and how much) was returned.
+-- Incremental on changed_date (macros/incremental_days.sql): the latest landing day of the line, its order and
+-- its returns (a return processed weeks later changes the line on the day it lands).
 with
 
 order_items as (
@@ -25,7 +34,8 @@ returned_lines as (
         order_id,
         line_number,
         min(returned_at) as returned_at,
-        sum(refund_amount) as refund_amount
+        sum(refund_amount) as refund_amount,
+        max(known_date) as returns_known_date
     from returns
     group by order_id, line_number
 
@@ -48,7 +58,8 @@ final as (
         returned_lines.order_id is not null as is_returned,
         returned_lines.returned_at,
         coalesce(returned_lines.refund_amount, 0) as refund_amount,
-        order_items.known_date
+        order_items.known_date,
+        greatest(order_items.known_date, orders.known_date, returned_lines.returns_known_date) as changed_date
     from order_items
     inner join orders on order_items.order_id = orders.order_id
     left join returned_lines
@@ -58,3 +69,6 @@ final as (
 )
 
 select * from final
+{% if is_incremental() -%}
+    where {{ in_run_days(['order_id', 'line_number']) }}
+{%- endif %}

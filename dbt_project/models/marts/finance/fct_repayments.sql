@@ -1,3 +1,12 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='replace_days',
+    unique_key='repayment_id',
+    on_schema_change='fail',
+    indexes=[{'columns': ['repayment_id'], 'unique': true}, {'columns': ['changed_date']}]
+) }}
+-- One row per repayment against the instalment it pays. Incremental on changed_date
+-- (macros/incremental_days.sql): the latest landing day of the repayment, its instalment and its loan.
 with
 
 repayments as (
@@ -6,9 +15,30 @@ repayments as (
 
 ),
 
+schedule as (
+
+    select * from {{ ref('stg_ecom__loan_schedule') }}
+
+),
+
+loans as (
+
+    select * from {{ ref('stg_ecom__loans') }}
+
+),
+
 installments as (
 
-    select * from {{ ref('fct_loan_installments') }}
+    -- The instalments of fct_loan_installments (a schedule row of a known loan), read from staging so that
+    -- each row's landing days are at hand.
+    select
+        schedule.loan_id,
+        schedule.installment_number,
+        schedule.due_date,
+        loans.seller_id,
+        greatest(schedule.known_date, loans.known_date) as known_date
+    from schedule
+    inner join loans on schedule.loan_id = loans.loan_id
 
 ),
 
@@ -25,7 +55,8 @@ final as (
         installments.due_date,
         greatest(repayments.paid_at::date - installments.due_date, 0) as days_late,
         repayments.known_date,
-        repayments.known_date > repayments.paid_at::date as is_booked_late
+        repayments.known_date > repayments.paid_at::date as is_booked_late,
+        greatest(repayments.known_date, installments.known_date) as changed_date
     from repayments
     left join installments
         on repayments.loan_id = installments.loan_id
@@ -34,3 +65,6 @@ final as (
 )
 
 select * from final
+{% if is_incremental() -%}
+    where {{ in_run_days('repayment_id') }}
+{%- endif %}
