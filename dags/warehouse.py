@@ -1,10 +1,11 @@
 """Build the warehouse with dbt (rendered by astronomer-cosmos) for the days that landed in ``raw``.
 
-Scheduled on the ``warehouse_raw`` asset. dbt gets the run's days as vars: the landing days the incremental facts
-rebuild (``day_from``/``day_to``) and the point-in-time features as of the day after each, from the first day the
-raw events carry (those that triggered the run and those Airflow left unconsumed since the last build) through the
-last day loaded in ``raw`` (a day that lands late changes every later as-of date), so reruns and backfills whose
-days land in any order give the same rows as daily runs.
+Scheduled on the ``warehouse_raw`` asset. dbt gets the run's days as ``ECOMFLOW_*`` environment variables
+(``macros/run_var.sql``; unlike ``--vars``, they keep dbt's partial parsing from run to run): the landing days the
+incremental facts rebuild (``day_from``/``day_to``) and the point-in-time features as of the day after each, from
+the first day the raw events carry (those that triggered the run and those Airflow left unconsumed since the last
+build) through the last day loaded in ``raw`` (a day that lands late changes every later as-of date), so reruns
+and backfills whose days land in any order give the same rows as daily runs.
 Emits ``warehouse_features`` with those days.
 """
 
@@ -16,7 +17,7 @@ from airflow.sdk import dag, get_current_context, task
 from cosmos import DbtTaskGroup
 
 from ecomflow.assets import FEATURES, RAW
-from ecomflow.transform import cosmos_configs, producer_first
+from ecomflow.transform import cosmos_configs, producer_first, run_env
 
 DEFAULT_ARGS = {
     "owner": "analytics-engineering",
@@ -48,7 +49,8 @@ def warehouse():  # noqa: D103
     dbt = DbtTaskGroup(
         group_id="dbt",
         operator_args={
-            "vars": {name: VARS_XCOM.format(name) for name in DBT_VARS},
+            # As environment variables (macros/run_var.sql), so that dbt keeps partial parsing from run to run.
+            "env": run_env({name: VARS_XCOM.format(name) for name in DBT_VARS}),
         },
         **cosmos_configs(),
     )

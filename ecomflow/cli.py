@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import shutil
@@ -237,11 +236,9 @@ def build(
     if as_of_from or as_of_to:
         first, last = (as_of_from or as_of_to).date(), (as_of_to or as_of_from).date()
         dbt_args |= {"as_of_from": first.isoformat(), "as_of_to": last.isoformat()}
-    if dbt_args:
-        args += ["--vars", json.dumps(dbt_args)]
     if full_refresh:
         args.append("--full-refresh")
-    run_dbt(args)
+    run_dbt(args, days=dbt_args)
     console.print("warehouse built")
 
 

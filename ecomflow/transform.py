@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -40,11 +41,36 @@ def manifest_is_stale() -> bool:
     return any(p.stat().st_mtime > built for p in _project_files())
 
 
-def run_dbt(args: list[str]) -> None:
-    """Run dbt in-process (the dbt runner) in the project, failing loudly on error."""
+PROFILE_ARGS = ["--profile", "ecomflow", "--target", "dev"]
+"""Passed explicitly, as cosmos does: dbt's partial parsing keys on them, so every invocation shares one parse."""
+
+
+def run_env(days: dict[str, str]) -> dict[str, str]:
+    """The run's days (``ecomflow.orchestration.dbt_vars``) as the environment variables ``macros/run_var.sql`` reads.
+
+    Environment variables, not ``--vars``: a new ``--vars`` value makes dbt re-parse the whole project, a changed
+    environment variable only the files that read it (the warehouse DAG passes new days on every run).
+    """
+    return {f"ECOMFLOW_{name.upper()}": value for name, value in days.items()}
+
+
+def run_dbt(args: list[str], days: dict[str, str] | None = None) -> None:
+    """Run dbt in-process (the dbt runner) in the project, failing loudly on error; ``days`` as in :func:`run_env`."""
     from dbt.cli.main import dbtRunner
 
-    result = dbtRunner().invoke([*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)])
+    env = run_env(days or {})
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        result = dbtRunner().invoke(
+            [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), *PROFILE_ARGS]
+        )
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     if not result.success:
         raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'see the dbt log above'}")
 

@@ -1,11 +1,13 @@
-{#- The as-of dates a run (re)builds: the vars the warehouse DAG passes, else every day the data covers. -#}
+{#- The as-of dates a run (re)builds: the run's vars (`run_var`), else every day the data covers. -#}
 {% macro as_of_from() -%}
-    {%- if var('as_of_from', none) -%} date '{{ var("as_of_from") }}'
+    {%- set day = run_var('as_of_from') -%}
+    {%- if day -%} date '{{ day }}'
     {%- else -%} (select min(_partition_date) + 1 from {{ source('ecom', 'orders') }}) {%- endif -%}
 {%- endmacro %}
 
 {% macro as_of_to() -%}
-    {%- if var('as_of_to', none) -%} date '{{ var("as_of_to") }}'
+    {%- set day = run_var('as_of_to') -%}
+    {%- if day -%} date '{{ day }}'
     {%- else -%} (select max(_partition_date) + 1 from {{ source('ecom', 'orders') }}) {%- endif -%}
 {%- endmacro %}
 

@@ -1,7 +1,7 @@
 {#- Day-grained incremental facts.
 
-    A run covers the landing days (raw partitions) `day_from` .. `day_to`, both inclusive: the vars the warehouse
-    DAG passes (from the first day its asset events carry through the last day loaded). Either may be left out:
+    A run covers the landing days (raw partitions) `day_from` .. `day_to`, both inclusive: the vars (`run_var`) the
+    warehouse DAG passes (from the first day its asset events carry through the last day loaded). Either may be left out:
     no `day_from` means from the first day, no `day_to` through the last — a plain `dbt build` reprocesses every
     day, which is correct, only slower.
 
@@ -14,11 +14,13 @@
     The first build and `--full-refresh` build every day. -#}
 
 {% macro day_from() -%}
-    {%- if var('day_from', none) -%} date '{{ var("day_from") }}' {%- else -%} date '-infinity' {%- endif -%}
+    {%- set day = run_var('day_from') -%}
+    {%- if day -%} date '{{ day }}' {%- else -%} date '-infinity' {%- endif -%}
 {%- endmacro %}
 
 {% macro day_to() -%}
-    {%- if var('day_to', none) -%} date '{{ var("day_to") }}' {%- else -%} date 'infinity' {%- endif -%}
+    {%- set day = run_var('day_to') -%}
+    {%- if day -%} date '{{ day }}' {%- else -%} date 'infinity' {%- endif -%}
 {%- endmacro %}
 
 {#- The filter of an incremental run (call it under `is_incremental()`): the rows that changed on the run's days,
