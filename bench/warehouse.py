@@ -8,7 +8,8 @@ One run, in databases of its own on the warehouse server (``ecomflow_bench_wareh
    at most ~10x the time; less means fixed costs still weigh).
 2. At the small scale, the last day is built the way the ``warehouse`` DAG builds it (features as of the
    next day only), alternately by the real DAG (``dag.test()``: the cosmos ``DbtTaskGroup`` in WATCHER mode) and
-   by a plain ``dbt build`` of the same models with the same vars; the fastest of ``BENCH_TRIALS`` each counts.
+   by a plain ``dbt build`` of the same models with the same days (passed as the DAG passes them); the fastest of
+   ``BENCH_TRIALS`` each counts.
    Two ratios: cosmos' producer task (its ``dbt source freshness`` check and the one ``dbt build``, reporting
    every node's status to XCom) against plain dbt, the target of issue 4 (at most 1.3x); and the whole DAG run,
    where ``dag.test()`` runs the model and test sensors one after another once the build is done (a scheduler
@@ -23,7 +24,6 @@ prints the ratios.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -91,8 +91,9 @@ def _dag_selection() -> list[str]:
 
 def _dbt(args: list[str], env: dict[str, str]) -> float:
     from ecomflow.settings import DBT_PROJECT_DIR
+    from ecomflow.transform import PROFILE_ARGS
 
-    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), *PROFILE_ARGS]
     return _timed([str(BIN / "dbt"), *args, *_dag_selection(), *project], env)
 
 
@@ -104,11 +105,13 @@ def _dag_run(day: dt.date, env: dict[str, str]) -> tuple[float, float]:
     _timed([sys.executable, "-m", "bench.warehouse", "dag", day.isoformat()], env)
     run_seconds = float(LOG.read_text().rsplit("DAG_SECONDS=", 1)[1].split()[0])
     with psycopg.connect(env["ECOMFLOW_AIRFLOW_DB_URL"].replace("+psycopg2", "")) as conn:
-        (producer_seconds,) = conn.execute(
-            "select extract(epoch from end_date - start_date)::float from task_instance "
+        producer_seconds, state, tries = conn.execute(
+            "select extract(epoch from end_date - start_date)::float, state, try_number from task_instance "
             "where dag_id = 'warehouse' and task_id like %s order by end_date desc limit 1",
             (f"%.{PRODUCER_WATCHER_TASK_ID}",),
         ).fetchone()
+    if (state, tries) != ("success", 1):  # a failed build falls back to one dbt run per model: not comparable
+        raise RuntimeError(f"the producer's dbt build ended {state} (try {tries}); see {LOG}")
     return run_seconds, producer_seconds
 
 
@@ -156,7 +159,7 @@ def main() -> None:
     from ecomflow.local import runtime
     from ecomflow.orchestration import dbt_vars
     from ecomflow.settings import get_settings
-    from ecomflow.transform import ensure_manifest
+    from ecomflow.transform import ensure_manifest, run_env
 
     settings = get_settings()
     runtime.apply_env(settings)
@@ -170,7 +173,7 @@ def main() -> None:
     runtime.migrate_airflow({**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": env["ECOMFLOW_AIRFLOW_DB_URL"]})
 
     last = START + dt.timedelta(days=DAYS - 1)
-    day_vars = json.dumps(dbt_vars([last]))  # what the DAG passes for the day
+    day_env = {**env, **run_env(dbt_vars([last]))}  # the day as the DAG passes it
     full, rows = {}, {}
     for n_customers in (SMALL, LARGE):
         rows[n_customers] = _load(settings, n_customers, last)
@@ -178,7 +181,7 @@ def main() -> None:
         if n_customers == SMALL:
             plain, dag, producer = [], [], []
             for _ in range(TRIALS):
-                plain.append(_dbt(["build", "--quiet", "--vars", day_vars], env))
+                plain.append(_dbt(["build", "--quiet"], day_env))
                 run_seconds, producer_seconds = _dag_run(last, env)
                 dag.append(run_seconds)
                 producer.append(producer_seconds)

@@ -17,7 +17,7 @@ from airflow.sdk import dag, get_current_context, task
 from cosmos import DbtTaskGroup
 
 from ecomflow.assets import FEATURES, RAW
-from ecomflow.transform import cosmos_configs, producer_first, run_env
+from ecomflow.transform import RUN_VARS, cosmos_configs, producer_first, run_env
 
 DEFAULT_ARGS = {
     "owner": "analytics-engineering",
@@ -26,7 +26,6 @@ DEFAULT_ARGS = {
     "execution_timeout": dt.timedelta(hours=1),
 }
 VARS_XCOM = "{{{{ ti.xcom_pull(task_ids='days')['{}'] }}}}"
-DBT_VARS = ("day_from", "day_to", "as_of_from", "as_of_to")  # what ecomflow.orchestration.dbt_vars returns
 
 
 @dag(
@@ -50,7 +49,7 @@ def warehouse():  # noqa: D103
         group_id="dbt",
         operator_args={
             # As environment variables (macros/run_var.sql), so that dbt keeps partial parsing from run to run.
-            "env": run_env({name: VARS_XCOM.format(name) for name in DBT_VARS}),
+            "env": run_env({name: VARS_XCOM.format(name) for name in RUN_VARS}),
         },
         **cosmos_configs(),
     )
