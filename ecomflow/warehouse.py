@@ -1,25 +1,35 @@
-"""Warehouse access: connections, Arrow in and out through COPY, transactions and advisory locks.
+"""Warehouse access: connections, Arrow in and out through COPY, transactions, advisory locks, day partitions.
 
-COPY is the fast path both ways (see ``shared/PERFORMANCE.md``): Arrow's C++ CSV writer and reader do the
-formatting, PostgreSQL's COPY does the rest, and no Python loop touches a row.
+COPY is the fast path both ways (see ``shared/PERFORMANCE.md``): Arrow's C++ CSV writer and reader, or Arrow
+and NumPy kernels building the binary format (:mod:`ecomflow.binary_copy`), do the formatting, PostgreSQL's
+COPY does the rest, and no Python loop touches a row. :func:`replace_partition` replaces one day of a table
+partitioned by day atomically: the loader writes ``raw.*`` with it, and any other per-day table can.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
 
+from ecomflow import binary_copy
 from ecomflow.settings import get_settings
 
 COPY_CHUNK_ROWS = 200_000
+LOAD_BATCH_ROWS = 32_768  # rows per binary COPY block: small, so encoding and parsing overlap
+LOAD_SESSIONS = 2  # connections loading one large partition at once (the machines have 2 cores)
+PARALLEL_MIN_ROWS = 250_000  # rows per session from which replace_partition loads over several sessions
 
 # PostgreSQL type OIDs → Arrow types for reading query results.
 _ARROW_BY_OID: dict[int, pa.DataType] = {
@@ -75,9 +85,48 @@ def copy_in(conn: psycopg.Connection, table: str, data: pa.Table) -> int:
     return data.num_rows
 
 
+def conninfo(conn: psycopg.Connection) -> str:
+    """Libpq connection string of the database ``conn`` is connected to, password included."""
+    return psycopg.conninfo.make_conninfo(conn.info.dsn, password=conn.info.password or None)
+
+
+def copy_in_binary(conn: psycopg.Connection, table: str, data: pa.Table, types: list[str] | None = None) -> int:
+    """Append ``data`` to ``table`` (columns by name) with a binary COPY, inside the caller's transaction.
+
+    ``types`` are the PostgreSQL types of ``data``'s columns (looked up when not given). Arrow encodes the
+    next block in a thread while the current one is sent, so encoding overlaps PostgreSQL's parsing. Columns
+    of a type :mod:`ecomflow.binary_copy` does not cover go through :func:`copy_in` (CSV) instead.
+    """
+    if data.num_rows == 0:
+        return 0
+    if types is None:
+        found = dict(_columns(conn, table))
+        types = [found[name][0] for name in data.column_names]
+    if not all(binary_copy.supports(t) for t in types):
+        return copy_in(conn, table, data)
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in data.column_names)
+    statement = sql.SQL("copy {} ({}) from stdin (format binary)").format(qualified(table), columns)
+    blocks = data.to_batches(max_chunksize=LOAD_BATCH_ROWS)
+    with conn.cursor().copy(statement) as copy, ThreadPoolExecutor(1) as encoder:
+        copy.write(binary_copy.SIGNATURE)
+        ahead = encoder.submit(binary_copy.encode, blocks[0], types)
+        for following in [*blocks[1:], None]:
+            encoded = ahead.result()
+            if following is not None:
+                ahead = encoder.submit(binary_copy.encode, following, types)
+            copy.write(encoded)
+        copy.write(binary_copy.TRAILER)
+    return data.num_rows
+
+
 def partition_name(parent: str, value: dt.date) -> str:
     """``schema.table_pYYYYMMDD``: the partition of ``parent`` holding ``value``."""
     return f"{parent}_p{value:%Y%m%d}"
+
+
+def lock_partition(conn: psycopg.Connection, parent: str, value: dt.date) -> None:
+    """Take the transaction-scoped advisory lock :func:`replace_partition` serialises loads of one day with."""
+    conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"partition:{parent}:{value}",))
 
 
 def replace_partition(
@@ -86,68 +135,217 @@ def replace_partition(
     data: pa.Table,
     before_attach: Callable[[], None] | None = None,
     url: str | None = None,
+    *,
+    conn: psycopg.Connection | None = None,
+    constants: Mapping[str, Any] | None = None,
 ) -> int:
     """Replace the partition of ``value`` in the LIST-partitioned ``parent`` with ``data``, atomically.
 
-    The rows go into a fresh table through ADBC's binary COPY with no index to maintain (an index kept up
-    row by row made the load ~3x slower); the key is then built in one sorted pass, and a CHECK matching the
-    partition bound lets ATTACH skip its validation scan. Then the old partition is dropped and the new one
-    attached. All of it is one transaction under an advisory lock on (parent, value): concurrent replacements
-    of one value serialise, a failure anywhere leaves the previous rows, and a reader sees the old partition or
-    the new one (it waits the instant of the swap), never a mix and never neither. ``before_attach`` runs
-    between the drop and the attach (tests inject a failure there). Returns the number of rows.
+    The rows go by binary COPY (:func:`copy_in_binary`) into a fresh table with no index to maintain and a
+    ``CHECK`` matching the partition bound, declared up front so rows are checked as they go in and ATTACH
+    skips its validation scan; the parent's key and indexes are then built in one pass each. Then the old
+    partition is dropped and the new one attached (``before_attach`` runs between the two: tests inject a
+    failure there). All under an advisory lock on (``parent``, ``value``): concurrent replacements of one day
+    serialise, a failure anywhere leaves the previous rows, and a reader sees the old partition or the new one
+    (it waits the instant of the swap), never a mix and never neither; other days are not touched.
+
+    ``constants`` are columns with one value for every row (lineage such as a batch id), as Python values or
+    non-volatile SQL expressions (``sql.SQL("now()")``, evaluated once). They are added after the load as
+    columns with that default: PostgreSQL keeps such a value once in the catalog instead of in every row, so
+    they cost nothing per row. The partition column itself may come with ``data`` or not at all.
+
+    With ``conn``, everything runs in its current transaction (a savepoint if one is open) and the caller
+    commits: the drop holds an exclusive lock on ``parent`` until then, so keep what follows short. Without,
+    a connection to ``url`` (the warehouse by default) does it in a transaction of its own. A large table
+    (``LOAD_SESSIONS`` x ``PARALLEL_MIN_ROWS`` rows) is loaded over several connections at once: the fresh
+    table is then committed unattached (invisible to readers) before the swap. Returns the number of rows.
     """
-    import adbc_driver_postgresql.dbapi as adbc
+    if conn is None:
+        with connect(url) as own:  # commits on leaving
+            return replace_partition(parent, value, data, before_attach, conn=own, constants=constants)
+    constants = dict(constants or {})
+    staging = f"{partition_name(parent, value)}_{uuid.uuid4().hex[:8]}"  # never a name in use
+    if min(LOAD_SESSIONS, data.num_rows // PARALLEL_MIN_ROWS) < 2:
+        with conn.transaction():
+            lock_partition(conn, parent, value)
+            plan = _plan(conn, parent, value, data, constants)
+            conn.execute(plan.create_staging(staging))
+            copy_in_binary(conn, staging, plan.data, plan.types)
+            for statement in plan.finish_staging(staging):
+                conn.execute(statement)
+            _swap(conn, plan, staging, before_attach)
+        return plan.data.num_rows
+    dsn = conninfo(conn)
+    with psycopg.connect(dsn) as loader:
+        try:
+            with conn.transaction():
+                lock_partition(conn, parent, value)
+                plan = _plan(conn, parent, value, data, constants)
+                _drop_leftovers(conn, plan)
+                loader.execute(plan.create_staging(staging))
+                loader.commit()  # visible to the other loading sessions; to readers only once attached
+                _bulk_load(dsn, loader, staging, plan.data, plan.types)
+                for statement in plan.finish_staging(staging):
+                    loader.execute(statement)
+                loader.commit()
+                _swap(conn, plan, staging, before_attach)
+        except BaseException:
+            # The failed transaction (or savepoint) has released its locks on the staging table: drop it.
+            loader.rollback()
+            loader.execute(sql.SQL("drop table if exists {}").format(qualified(staging)))
+            loader.commit()
+            raise
+    return plan.data.num_rows
 
-    schema, table = parent.split(".")
-    final = partition_name(parent, value).split(".")[1]
-    loading = f"{final}_{uuid.uuid4().hex[:8]}"
-    literal = sql.Literal(value).as_string(None)
-    target, loaded = qualified(parent).as_string(None), sql.Identifier(schema, loading).as_string(None)
-    with adbc.connect(url or get_settings().warehouse) as conn, conn.cursor() as cursor:
-        cursor.execute("select pg_advisory_xact_lock(hashtextextended($1, 0))", (f"partition:{parent}:{value}",))
-        key = _primary_key(cursor, parent)
-        partition_column = _partition_column(cursor, parent)
-        cursor.execute(f"create table {loaded} (like {target} including defaults including constraints)")
-        if data.num_rows:
-            cursor.adbc_ingest(loading, data, mode="append", db_schema_name=schema)
-        keys = ", ".join(sql.Identifier(name).as_string(None) for name in key)
-        cursor.execute(
-            f"alter table {loaded} add primary key ({keys}), "
-            f"add check ({sql.Identifier(partition_column).as_string(None)} = {literal})"
-        )
-        cursor.execute(f"drop table if exists {sql.Identifier(schema, final).as_string(None)}")
-        if before_attach is not None:
-            before_attach()
-        cursor.execute(f"alter table {loaded} rename to {sql.Identifier(final).as_string(None)}")
-        cursor.execute(
-            f"alter table {target} attach partition {sql.Identifier(schema, final).as_string(None)} "
-            f"for values in ({literal})"
-        )
-        conn.commit()
-    return data.num_rows
+
+@dataclass
+class _Plan:
+    """What replacing one day of ``parent`` takes: its columns, the rows to COPY and the constant columns."""
+
+    parent: str
+    column: str
+    """The partition column."""
+    value: dt.date
+    columns: list[tuple[str, str, bool]]
+    """The parent's columns: name, type, not null."""
+    data: pa.Table
+    """The rows to COPY, without the constant columns."""
+    constants: dict[str, Any]
+    """Column → value (Python value or SQL expression) for every row."""
+    indexes: list[tuple[str, str | None]] = field(default_factory=list)
+    """The parent's indexes: ``pg_get_indexdef`` and, for one behind a constraint, ``pg_get_constraintdef``."""
+
+    @property
+    def partition(self) -> str:
+        """``schema.name`` of the day's partition."""
+        return partition_name(self.parent, self.value)
+
+    @property
+    def types(self) -> list[str]:
+        """PostgreSQL types of ``data``'s columns."""
+        types = {name: type_ for name, type_, _ in self.columns}
+        return [types[name] for name in self.data.column_names]
+
+    def _definition(self, name: str, type_: str, not_null: bool) -> sql.Composable:
+        spec = sql.SQL("{} {}{}").format(sql.Identifier(name), sql.SQL(type_), sql.SQL(" not null" if not_null else ""))
+        if name not in self.constants:
+            return spec
+        value = self.constants[name]
+        return sql.SQL("{} default {}").format(spec, value if isinstance(value, sql.Composable) else sql.Literal(value))
+
+    def create_staging(self, staging: str) -> sql.Composed:
+        """``create table``: the loaded columns, the partition column and the bound's CHECK."""
+        bound = sql.SQL("check ({} = {})").format(sql.Identifier(self.column), sql.Literal(self.value))
+        columns = [self._definition(*c) for c in self.columns if c[0] in self.data.column_names or c[0] == self.column]
+        return sql.SQL("create table {} ({})").format(qualified(staging), sql.SQL(", ").join([*columns, bound]))
+
+    def finish_staging(self, staging: str) -> list[sql.Composed]:
+        """The other constant columns, added with their value as default, and the parent's key and indexes."""
+        added = [
+            sql.SQL("add column {}").format(self._definition(*c))
+            for c in self.columns
+            if c[0] in self.constants and c[0] != self.column
+        ]
+        statements = []
+        if added:
+            statements.append(sql.SQL("alter table {} {}").format(qualified(staging), sql.SQL(", ").join(added)))
+        # Built here, in one pass over the loaded table (an index kept up row by row made the load ~3x slower),
+        # the parent's indexes are only attached by the swap. One behind a primary key or unique constraint only
+        # matches one behind a constraint.
+        for index, constraint in self.indexes:
+            match = re.fullmatch(r"CREATE (UNIQUE )?INDEX \S+ ON ONLY \S+ (USING .*)", index)
+            if constraint:
+                statements.append(sql.SQL("alter table {} add {}").format(qualified(staging), sql.SQL(constraint)))
+            elif match:
+                statements.append(
+                    sql.SQL("create {}index on {} {}").format(
+                        sql.SQL(match.group(1) or ""), qualified(staging), sql.SQL(match.group(2))
+                    )
+                )
+        return statements
 
 
-def _primary_key(cursor, table: str) -> list[str]:  # noqa: ANN001 - an ADBC cursor
-    cursor.execute(
-        "select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid "
-        "and a.attnum = any(i.indkey) where i.indrelid = $1::regclass and i.indisprimary "
-        "order by array_position(i.indkey::int2[], a.attnum)",
+def _columns(conn: psycopg.Connection, table: str) -> list[tuple[str, tuple[str, bool]]]:
+    rows = conn.execute(
+        "select attname, format_type(atttypid, atttypmod), attnotnull from pg_attribute "
+        "where attrelid = %s::regclass and attnum > 0 and not attisdropped order by attnum",
         (table,),
-    )
-    return [name for (name,) in cursor.fetchall()]
+    ).fetchall()
+    return [(name, (type_, not_null)) for name, type_, not_null in rows]
 
 
-def _partition_column(cursor, table: str) -> str:  # noqa: ANN001 - an ADBC cursor
-    cursor.execute(
+def _plan(conn: psycopg.Connection, parent: str, value: dt.date, data: pa.Table, constants: dict[str, Any]) -> _Plan:
+    found = conn.execute(
         "select a.attname from pg_partitioned_table p join pg_attribute a "
-        "on a.attrelid = p.partrelid and a.attnum = p.partattrs[0] where p.partrelid = $1::regclass",
-        (table,),
+        "on a.attrelid = p.partrelid and a.attnum = p.partattrs[0] where p.partrelid = %s::regclass",
+        (parent,),
+    ).fetchone()
+    if found is None:
+        raise ValueError(f"{parent} is not a partitioned table")
+    column = found[0]
+    columns = [(name, type_, not_null) for name, (type_, not_null) in _columns(conn, parent)]
+    names = [name for name, _, _ in columns]
+    if column not in constants and column not in data.column_names:
+        constants[column] = value
+    data = data.drop_columns([name for name in constants if name in data.column_names])
+    unknown = sorted((set(data.column_names) | set(constants)) - set(names))
+    missing = [name for name in names if name not in constants and name not in data.column_names]
+    if unknown or missing:
+        raise ValueError(f"{parent}: unknown column(s) {unknown}, no value for column(s) {missing}")
+    indexes = conn.execute(
+        "select pg_get_indexdef(i.indexrelid), pg_get_constraintdef(c.oid) from pg_index i "
+        "left join pg_constraint c on c.conindid = i.indexrelid and c.conrelid = i.indrelid "
+        "where i.indrelid = %s::regclass",
+        (parent,),
+    ).fetchall()
+    return _Plan(parent, column, value, columns, data, constants, indexes)
+
+
+def _bulk_load(dsn: str, loader: psycopg.Connection, table: str, data: pa.Table, types: list[str]) -> None:
+    """Binary COPY of ``data`` into ``table``, split between ``LOAD_SESSIONS`` connections at once.
+
+    One backend parsing rows and writing heap pages is the bottleneck of a load; each session commits its
+    part (``table`` is not attached yet).
+    """
+
+    def load(part: pa.Table) -> None:
+        with psycopg.connect(dsn) as connection:  # commits on leaving
+            copy_in_binary(connection, table, part, types)
+
+    size = -(-data.num_rows // LOAD_SESSIONS)
+    with ThreadPoolExecutor(LOAD_SESSIONS - 1) as pool:
+        others = [pool.submit(load, data.slice(i * size, size)) for i in range(1, LOAD_SESSIONS)]
+        copy_in_binary(loader, table, data.slice(0, size), types)
+        loader.commit()
+        for future in others:
+            future.result()
+
+
+def _drop_leftovers(conn: psycopg.Connection, plan: _Plan) -> None:
+    """Drop fresh tables of this day that a crashed parallel load left behind (committed, never attached)."""
+    schema, final = plan.partition.split(".")
+    leftovers = conn.execute(
+        "select c.oid::regclass::text from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relname ~ %s and c.relkind = 'r' and not c.relispartition",
+        (schema, f"^{re.escape(final)}_[0-9a-f]{{8}}$"),
+    ).fetchall()
+    for (name,) in leftovers:
+        conn.execute(sql.SQL("drop table {}").format(sql.SQL(name)))
+
+
+def _swap(conn: psycopg.Connection, plan: _Plan, staging: str, before_attach: Callable[[], None] | None) -> None:
+    """Drop the day's partition if any, attach ``staging`` under its name instead."""
+    conn.execute(sql.SQL("drop table if exists {}").format(qualified(plan.partition)))
+    if before_attach is not None:
+        before_attach()
+    conn.execute(
+        sql.SQL("alter table {} rename to {}").format(qualified(staging), sql.Identifier(plan.partition.split(".")[1]))
     )
-    row = cursor.fetchone()
-    if row is None:
-        raise ValueError(f"{table} is not a partitioned table")
-    return row[0]
+    conn.execute(
+        sql.SQL("alter table {} attach partition {} for values in ({})").format(
+            qualified(plan.parent), qualified(plan.partition), sql.Literal(plan.value)
+        )
+    )
 
 
 def bind(conn: psycopg.Connection, query: str, params: dict | tuple | None = None) -> str:

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,11 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from psycopg import sql
 
 from ecomflow.ingest.schema import ensure_raw_schema
 from ecomflow.ingest.validate import check_table, duplicate_key_mask
 from ecomflow.sources.contract import TABLES, Table
-from ecomflow.warehouse import advisory_lock, connect, copy_in
+from ecomflow.warehouse import connect, copy_in, lock_partition, replace_partition
 
 log = logging.getLogger(__name__)
 
@@ -92,45 +94,95 @@ def _check_columns(path: Path, data: pa.Table, table: Table, report: LoadReport)
         report.warnings.append(f"{path.name}: unknown column(s) {', '.join(extra)} ignored")
 
 
-def prepare_day(table: Table, files: Iterable[Path], report: LoadReport) -> tuple[pa.Table, pa.Table]:
-    """Read and check every file of a (table, day): returns the good rows and the quarantine records."""
-    good_parts: list[pa.Table] = []
+@dataclass
+class PreparedDay:
+    """The checked rows of one (table, day), ready to load, and the records of the rows that are not."""
+
+    good: pa.Table
+    """Typed contract columns of the good rows, plus ``_source_file`` when the day has several files."""
+    quarantine: pa.Table
+    """One row per (file, row, field, reason), in ``raw.quarantine``'s columns."""
+
+
+def prepare_day(table: Table, files: list[Path], report: LoadReport) -> PreparedDay:
+    """Read and check every file of a (table, day): the good rows and the quarantine records.
+
+    All vectorised: a clean file is never copied (no filter, no per-row lineage), and row numbers are only
+    materialised for the rows that are quarantined.
+    """
+    parts: list[pa.Table] = []
+    kept_rows: list[np.ndarray | None] = []  # 1-based row numbers of each file's good rows; None: every row
     quarantine_parts: list[pa.Table] = []
-    for path in files:
-        data = read_file(path, table)
-        _check_columns(path, data, table, report)
-        rows = pa.array(np.arange(1, data.num_rows + 1, dtype=np.int64))
-        typed, bad, rejections = check_table(
-            data.select([n for n in table.column_names if n in data.column_names]), table, rows
-        )
-        quarantine_parts.append(rejections.to_table(str(path)))
-        keep = pc.invert(bad)
-        typed = typed.append_column("_source_file", pa.repeat(pa.scalar(str(path)), typed.num_rows))
-        good_parts.append(typed.append_column("__row", rows).filter(keep))
-    good = pa.concat_tables(good_parts) if good_parts else None
-    quarantine = pa.concat_tables(quarantine_parts)
-    duplicates = duplicate_key_mask(good, table.key)
+    early_duplicates: Future | None = None
+    with ThreadPoolExecutor(1) as pool:
+        for path in files:
+            data = read_file(path, table)
+            _check_columns(path, data, table, report)
+            if len(files) == 1 and _typed_as_contract(data, table, table.key):
+                # Arrow releases the GIL: look for duplicate keys while the row checks run. Valid as long as no
+                # row is dropped by them (a duplicate is judged among the good rows only), checked below.
+                early_duplicates = pool.submit(duplicate_key_mask, data.select(list(table.key)), table.key)
+            rows = pa.array(np.arange(1, data.num_rows + 1, dtype=np.int64))
+            typed, bad, rejections = check_table(
+                data.select([n for n in table.column_names if n in data.column_names]), table, rows
+            )
+            quarantine_parts.append(rejections.to_table(str(path)))
+            if pc.any(bad).as_py():
+                keep = pc.invert(bad)
+                typed = typed.filter(keep)
+                kept_rows.append(np.flatnonzero(keep.to_numpy(zero_copy_only=False)) + 1)
+            else:
+                kept_rows.append(None)
+            parts.append(typed)
+        good = pa.concat_tables(parts)
+        if len(files) > 1:
+            file_index = np.repeat(np.arange(len(files), dtype=np.int32), [p.num_rows for p in parts])
+            sources = pa.DictionaryArray.from_arrays(pa.array(file_index), pa.array([str(p) for p in files]))
+            good = good.append_column("_source_file", sources)
+        if early_duplicates is not None and kept_rows[0] is None:
+            duplicates = early_duplicates.result()
+        else:
+            duplicates = duplicate_key_mask(good, table.key)
     if pc.any(duplicates).as_py():
-        dup_rows = good.filter(duplicates)
-        key_text = pc.binary_join_element_wise(*[pc.cast(dup_rows.column(k), pa.string()) for k in table.key], "|")
-        quarantine = pa.concat_tables(
-            [
-                quarantine,
-                pa.table(
-                    {
-                        "source_file": dup_rows.column("_source_file"),
-                        "row_number": dup_rows.column("__row"),
-                        "field": pa.array([",".join(table.key)] * dup_rows.num_rows, pa.string()),
-                        "reason": pa.array(
-                            ["duplicate_key: key already loaded from an earlier row"] * dup_rows.num_rows
-                        ),
-                        "raw_value": key_text,
-                    }
-                ),
-            ]
-        )
+        quarantine_parts.append(_duplicate_records(good, duplicates, table, files, parts, kept_rows))
         good = good.filter(pc.invert(duplicates))
-    return good.drop_columns(["__row"]), quarantine
+    return PreparedDay(good, pa.concat_tables(quarantine_parts))
+
+
+def _typed_as_contract(data: pa.Table, table: Table, names: Iterable[str]) -> bool:
+    """Whether the columns ``names`` of a file already have the contract's types (a typed Parquet file)."""
+    return all(n in data.column_names and data.schema.field(n).type == table.column(n).arrow_type for n in names)
+
+
+def _duplicate_records(
+    good: pa.Table,
+    duplicates: pa.Array,
+    table: Table,
+    files: list[Path],
+    parts: list[pa.Table],
+    kept_rows: list[np.ndarray | None],
+) -> pa.Table:
+    """Quarantine records for the rows whose key an earlier row (of any file of the day) already had."""
+    positions = np.flatnonzero(duplicates.to_numpy(zero_copy_only=False))
+    starts = np.cumsum([0, *(p.num_rows for p in parts)])
+    file_of = np.searchsorted(starts, positions, side="right") - 1
+    row_numbers = np.empty(len(positions), dtype=np.int64)
+    for i, kept in enumerate(kept_rows):
+        mine = file_of == i
+        offsets = positions[mine] - starts[i]
+        row_numbers[mine] = offsets + 1 if kept is None else kept[offsets]
+    dup_rows = good.take(pa.array(positions))
+    key_text = pc.binary_join_element_wise(*[pc.cast(dup_rows.column(k), pa.string()) for k in table.key], "|")
+    n = len(positions)
+    return pa.table(
+        {
+            "source_file": pa.array([str(files[i]) for i in file_of], pa.string()),
+            "row_number": pa.array(row_numbers),
+            "field": pa.array([",".join(table.key)] * n, pa.string()),
+            "reason": pa.array(["duplicate_key: key already loaded from an earlier row"] * n, pa.string()),
+            "raw_value": key_text,
+        }
+    )
 
 
 def ingest_day(
@@ -138,9 +190,12 @@ def ingest_day(
 ) -> LoadReport:
     """Replace ``raw.<table>``'s rows of ``day`` with the landing files of that day, quarantining bad rows.
 
-    Files are read and checked before the transaction opens, so an unreadable file leaves ``raw`` untouched.
-    Inside one transaction, under an advisory lock on (table, day): delete the day, COPY the good rows,
-    record the quarantined ones. A rerun of the same files gives the same rows.
+    Files are read and checked before anything is written, so an unreadable file leaves ``raw`` untouched.
+    Then, in one transaction on ``conn`` under an advisory lock on (table, day): the day's quarantine records
+    are replaced and the day's partition of ``raw.<table>`` is swapped for one holding the good rows
+    (:func:`ecomflow.warehouse.replace_partition`: binary COPY, lineage stored once per partition as column
+    defaults). Readers see the old day or the new one, never a mix; a rerun of the same files gives the same
+    rows.
     """
     table = next(t for t in TABLES if t.name == table_name)
     report = LoadReport(table=table_name, day=day, batch_id=batch_id or uuid.uuid4().hex)
@@ -148,24 +203,24 @@ def ingest_day(
     if not files:
         return report
     report.files = [str(p) for p in files]
-    good, quarantine = prepare_day(table, files, report)
+    prepared = prepare_day(table, files, report)
     quarantine = _with_constant(
-        quarantine,
+        prepared.quarantine,
         {"table_name": pa.scalar(table_name), "partition_date": pa.scalar(day), "batch_id": pa.scalar(report.batch_id)},
     )
-    with conn.transaction(), advisory_lock(conn, f"raw:{table_name}:{day}"):
-        _set_local(conn, {"ecomflow.partition_date": day.isoformat(), "ecomflow.batch_id": report.batch_id})
-        conn.execute(f'delete from raw."{table_name}" where _partition_date = %s', (day,))
+    lineage: dict[str, object] = {"_batch_id": report.batch_id, "_loaded_at": sql.SQL("now()")}
+    if len(files) == 1:
+        lineage["_source_file"] = report.files[0]
+    parent = f"raw.{table_name}"
+    with conn.transaction():
+        lock_partition(conn, parent, day)
         conn.execute("delete from raw.quarantine where table_name = %s and partition_date = %s", (table_name, day))
-        for path in report.files:
-            _set_local(conn, {"ecomflow.source_file": path})
-            rows = good if len(report.files) == 1 else good.filter(pc.equal(good.column("_source_file"), path))
-            report.rows_loaded += copy_in(conn, f"raw.{table_name}", rows.drop_columns(["_source_file"]))
         report.rows_quarantined = copy_in(conn, "raw.quarantine", quarantine)
+        report.rows_loaded = replace_partition(parent, day, prepared.good, conn=conn, constants=lineage)
     for warning in report.warnings:
         log.warning("%s %s: %s", table_name, day, warning)
     if report.rows_quarantined:
-        log.warning("%s %s: %d row(s) quarantined, see raw.quarantine", table_name, day, quarantine.num_rows)
+        log.warning("%s %s: %d row(s) quarantined, see raw.quarantine", table_name, day, report.rows_quarantined)
     return report
 
 
@@ -173,12 +228,6 @@ def _with_constant(data: pa.Table, values: dict[str, pa.Scalar]) -> pa.Table:
     for name, value in values.items():
         data = data.append_column(name, pa.repeat(value, data.num_rows))
     return data
-
-
-def _set_local(conn: psycopg.Connection, values: dict[str, str]) -> None:
-    """Set settings for the rest of the transaction; the raw tables' lineage columns default to them."""
-    for name, value in values.items():
-        conn.execute("select set_config(%s, %s, true)", (name, value))
 
 
 def available_tables(landing: Path) -> list[str]:

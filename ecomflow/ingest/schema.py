@@ -1,19 +1,29 @@
-"""DDL of the ``raw`` schema, derived from the contract."""
+"""DDL of the ``raw`` schema, derived from the contract.
+
+Each ``raw.<table>`` is partitioned by ``_partition_date`` (``partition by list``, one partition per day, named
+``<table>_pYYYYMMDD``): loading a day builds its partition aside and swaps it in
+(:func:`ecomflow.warehouse.replace_partition`). Readers query the parent; a filter on ``_partition_date``
+reads only that day's partition.
+"""
 
 from __future__ import annotations
+
+import logging
 
 import psycopg
 from psycopg import sql
 
 from ecomflow.sources.contract import TABLES, Table
+from ecomflow.warehouse import partition_name, qualified
 
-# Lineage is filled by column defaults from settings local to the loading transaction (see ``load.ingest_day``):
-# COPY then carries only the file's own columns, which halves the bytes PostgreSQL has to parse per row.
+log = logging.getLogger(__name__)
+
+# Lineage: one value per loaded file, stored by the loader as the partition's column defaults (no bytes per row).
 LINEAGE_COLUMNS: dict[str, str] = {
-    "_partition_date": "date not null default current_setting('ecomflow.partition_date')::date",
-    "_source_file": "text not null default current_setting('ecomflow.source_file')",
-    "_batch_id": "text not null default current_setting('ecomflow.batch_id')",
-    "_loaded_at": "timestamptz not null default now()",
+    "_partition_date": "date not null",
+    "_source_file": "text not null",
+    "_batch_id": "text not null",
+    "_loaded_at": "timestamptz not null",
 }
 
 QUARANTINE_DDL = """
@@ -32,8 +42,8 @@ create index if not exists quarantine_table_day on raw.quarantine (table_name, p
 """
 
 
-def raw_table_ddl(table: Table) -> sql.Composed:
-    """``create table if not exists raw.<table>`` with the contract's columns and the lineage columns."""
+def raw_table_ddl(table: Table, name: str | None = None) -> sql.Composed:
+    """``create table if not exists raw.<name or table>``: the contract's columns, then lineage, by day."""
     columns = [
         sql.SQL("{} {}{}").format(
             sql.Identifier(c.name), sql.SQL(c.postgres_type), sql.SQL("" if c.nullable else " not null")
@@ -41,26 +51,67 @@ def raw_table_ddl(table: Table) -> sql.Composed:
         for c in table.columns
     ]
     columns += [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in LINEAGE_COLUMNS.items()]
-    # BRIN, not B-tree: days arrive in order, so a tiny block-range index finds a day to replace at almost
-    # no cost per loaded row (a B-tree index made COPY ~40% slower).
-    return sql.SQL(
-        "create table if not exists raw.{} ({}); create index if not exists {} on raw.{} using brin (_partition_date)"
-    ).format(
-        sql.Identifier(table.name),
-        sql.SQL(", ").join(columns),
-        sql.Identifier(f"{table.name}_partition_date"),
-        sql.Identifier(table.name),
+    return sql.SQL("create table if not exists raw.{} ({}) partition by list (_partition_date)").format(
+        sql.Identifier(name or table.name), sql.SQL(", ").join(columns)
     )
+
+
+def _migrate_unpartitioned(conn: psycopg.Connection, table: Table) -> None:
+    """Move an older, unpartitioned ``raw.<table>`` (one heap, BRIN index) into the partitioned layout.
+
+    Creates the partitioned table and one partition per day held, copies the rows, points the views that read
+    the old table (dbt's staging views) at the new one and drops the old table: one transaction, so a failure
+    leaves the old table as it was.
+    """
+    conn.execute("set local search_path = ''")  # view definitions below come out fully qualified
+    views = conn.execute(
+        "select distinct v.oid::regclass::text, pg_get_viewdef(v.oid) from pg_depend d "
+        "join pg_rewrite r on r.oid = d.objid join pg_class v on v.oid = r.ev_class "
+        "where d.classid = 'pg_rewrite'::regclass and d.refobjid = %s::regclass and v.oid <> d.refobjid "
+        "and v.relkind = 'v'",
+        (f"raw.{table.name}",),
+    ).fetchall()
+    old = sql.Identifier(f"{table.name}__unpartitioned")
+    conn.execute(sql.SQL("alter table raw.{} rename to {}").format(sql.Identifier(table.name), old))
+    conn.execute(raw_table_ddl(table))
+    days = [d for (d,) in conn.execute(sql.SQL("select distinct _partition_date from raw.{}").format(old))]
+    for day in days:
+        conn.execute(
+            sql.SQL("create table {} partition of raw.{} for values in ({})").format(
+                qualified(partition_name(f"raw.{table.name}", day)), sql.Identifier(table.name), sql.Literal(day)
+            )
+        )
+    columns = sql.SQL(", ").join(sql.Identifier(n) for n in [*table.column_names, *LINEAGE_COLUMNS])
+    rows = conn.execute(
+        sql.SQL("insert into raw.{} ({}) select {} from raw.{}").format(
+            sql.Identifier(table.name), columns, columns, old
+        )
+    ).rowcount
+    for name, definition in views:
+        conn.execute(sql.SQL("create or replace view {} as {}").format(sql.SQL(name), sql.SQL(definition)))
+    conn.execute(sql.SQL("drop table raw.{}").format(old))
+    conn.execute("set local search_path to default")
+    log.warning("raw.%s: migrated %d rows of %d day(s) to the partitioned layout", table.name, rows, len(days))
 
 
 def ensure_raw_schema(conn: psycopg.Connection) -> None:
     """Create schema ``raw``, every contract table and ``raw.quarantine`` if missing (idempotent).
 
     Every raw table exists even when a user has no file for it, so the warehouse builds on partial sources.
+    A table left by an older version (not partitioned) is migrated to the partitioned layout.
     """
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtextextended('ecomflow:raw-ddl', 0))")
         conn.execute("create schema if not exists raw")
+        kinds = dict(
+            conn.execute(
+                "select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname = 'raw'"
+            ).fetchall()
+        )
         for table in TABLES:
-            conn.execute(raw_table_ddl(table))
+            if kinds.get(table.name) == "r":
+                _migrate_unpartitioned(conn, table)
+            else:
+                conn.execute(raw_table_ddl(table))
         conn.execute(QUARANTINE_DDL)

@@ -200,18 +200,29 @@ def duplicate_key_mask(data: pa.Table, key: tuple[str, ...]) -> pa.Array:
     """True for every row whose key already appeared on an earlier row (the first occurrence wins).
 
     Each key column becomes dense integer codes (Arrow's dictionary encoding), the codes are combined into one
-    integer per row and NumPy finds the first occurrences: several times faster than a hash group-by on strings.
+    integer per row, and the repeats are found without a Python loop: dictionary codes are numbered in order of
+    first appearance, so with a one-column key a row repeats an earlier one exactly when its code does not
+    exceed every code before it (a running maximum); combined codes already in order (files written in key
+    order) repeat their neighbour; other files fall back to NumPy's sort.
     """
     combined = np.zeros(data.num_rows, dtype=np.int64)
     for name in key:
         encoded = pc.dictionary_encode(data.column(name).combine_chunks())
-        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        cardinality = len(encoded.dictionary) + 1
+        cardinality = len(encoded.dictionary) + 1  # the extra code stands for null
+        codes = pc.fill_null(encoded.indices, cardinality - 1).to_numpy(zero_copy_only=False).astype(np.int64)
+        if len(key) == 1:
+            earlier_max = np.maximum.accumulate(np.concatenate([[-1], codes[:-1]]))
+            return pa.array(codes <= earlier_max)
         if int(combined.max(initial=0)) + 1 > np.iinfo(np.int64).max // cardinality:
             combined = np.unique(combined, return_inverse=True)[1].astype(np.int64)  # re-densify, or it overflows
         combined = combined * cardinality + codes
+    duplicate = np.zeros(data.num_rows, dtype=bool)
+    steps = np.diff(combined)
+    if (steps >= 0).all():
+        duplicate[1:] = steps == 0
+        return pa.array(duplicate)
     _, first_index = np.unique(combined, return_index=True)
-    duplicate = np.ones(data.num_rows, dtype=bool)
+    duplicate[:] = True
     duplicate[first_index] = False
     return pa.array(duplicate)
 

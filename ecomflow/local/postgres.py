@@ -32,6 +32,8 @@ SERVER_OPTIONS = {
     "shared_buffers": "256MB",
     "synchronous_commit": "off",  # a crash may lose the last commits, never corrupts: fine for a local runtime
     "max_wal_size": "2GB",
+    # raw tables have a partition per day: a query over years of history locks hundreds of them per table
+    "max_locks_per_transaction": "256",
     "timezone": "UTC",
 }
 

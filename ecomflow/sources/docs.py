@@ -18,13 +18,15 @@ Files go to `<landing>/<table>/dt=YYYY-MM-DD/` as Parquet (`*.parquet`) or CSV w
 when booked): point-in-time features use this date. Timestamps are ISO 8601; without a zone they are UTC.
 Dates are `YYYY-MM-DD`. Booleans are `true`/`false` (also `t`/`f`, `1`/`0`, `yes`/`no`).
 
-Loading is per (table, day), in one transaction: the day's rows in `raw.<table>` are replaced. Rows that break
-the contract go to `raw.quarantine` with the file, row number, field, reason and raw value; the file's other rows
-load. Reasons: `wrong_type`, `malformed_date`, `malformed_timestamp`, `null_key`, `null_required`,
-`unknown_value`, `negative_value`, `below_minimum`, `duplicate_key`. A file that cannot be read, or that lacks a
-required column, fails the load and leaves `raw` untouched. Unknown extra columns are reported and ignored;
-missing optional (nullable) columns load as null. You may supply only some tables: what depends on a missing
-one is skipped with a message.
+Loading is per (table, day), in one transaction: the day's rows in `raw.<table>` are replaced (each raw table has
+one partition per day, `<table>_pYYYYMMDD`, built aside and swapped in, so readers see the old day or the new one).
+Every row carries its lineage: `_partition_date`, `_source_file`, `_batch_id` and `_loaded_at`. Rows that break the
+contract go to `raw.quarantine` with the file, row number, field, reason and raw value; the file's other rows load.
+Reasons: `wrong_type`, `malformed_date`, `malformed_timestamp`, `null_key`, `null_required`, `unknown_value`,
+`negative_value`, `below_minimum`, `duplicate_key`. A file that cannot be read, or that lacks a required column,
+fails the load and leaves `raw` untouched. Unknown extra columns are reported and ignored; missing optional
+(nullable) columns load as null. You may supply only some tables: what depends on a missing one is skipped with a
+message.
 """
 
 

@@ -172,3 +172,30 @@ def test_a_simulated_day_round_trips_through_raw_unchanged(warehouse, tmp_path):
         for name in table.column_names:
             assert pc.all(pc.equal(loaded.column(name), landed.column(name))).as_py() in (True, None), name
             assert loaded.column(name).null_count == landed.column(name).null_count, name
+
+
+def test_duplicates_across_files_are_quarantined_with_their_own_file_and_row(clean_raw, landing):
+    first = _write(
+        landing,
+        "orders",
+        DAY,
+        "part-0.csv",
+        "\n".join([HEADER, "o1,c1,web,bad-date,,1", "o2,c2,web,2025-03-01 10:00:00,,1", GOOD_ROWS[1]]) + "\n",
+    )
+    second = _write(
+        landing, "orders", DAY, "part-1.csv", "\n".join([HEADER, "o3,c3,app,2025-03-01 12:00:00,,0", GOOD_ROWS[1]])
+    )
+
+    report = ingest_day(clean_raw, landing, "orders", DAY)
+
+    assert (report.rows_loaded, report.rows_quarantined) == (2, 3)
+    records = clean_raw.execute(
+        "select source_file, row_number, split_part(reason, ':', 1) from raw.quarantine order by 1, 2, 3"
+    ).fetchall()
+    assert records == [
+        (str(first), 1, "malformed_timestamp"),
+        (str(first), 3, "duplicate_key"),  # o2 again, after the bad row was dropped
+        (str(second), 2, "duplicate_key"),
+    ]
+    loaded = clean_raw.execute("select order_id, _source_file from raw.orders order by 1").fetchall()
+    assert loaded == [("o2", str(first)), ("o3", str(second))]
