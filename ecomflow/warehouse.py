@@ -107,14 +107,18 @@ def copy_in_binary(conn: psycopg.Connection, table: str, data: pa.Table, types: 
     columns = sql.SQL(", ").join(sql.Identifier(name) for name in data.column_names)
     statement = sql.SQL("copy {} ({}) from stdin (format binary)").format(qualified(table), columns)
     blocks = data.to_batches(max_chunksize=LOAD_BATCH_ROWS)
-    with conn.cursor().copy(statement) as copy, ThreadPoolExecutor(1) as encoder:
+    with conn.cursor().copy(statement) as copy:
         copy.write(binary_copy.SIGNATURE)
-        ahead = encoder.submit(binary_copy.encode, blocks[0], types)
-        for following in [*blocks[1:], None]:
-            encoded = ahead.result()
-            if following is not None:
-                ahead = encoder.submit(binary_copy.encode, following, types)
-            copy.write(encoded)
+        if len(blocks) == 1:  # nothing to overlap: no thread
+            copy.write(binary_copy.encode(blocks[0], types))
+        else:
+            with ThreadPoolExecutor(1) as encoder:
+                ahead = encoder.submit(binary_copy.encode, blocks[0], types)
+                for following in [*blocks[1:], None]:
+                    encoded = ahead.result()
+                    if following is not None:
+                        ahead = encoder.submit(binary_copy.encode, following, types)
+                    copy.write(encoded)
         copy.write(binary_copy.TRAILER)
     return data.num_rows
 

@@ -26,6 +26,7 @@ from ecomflow.warehouse import connect, copy_in, lock_partition, replace_partiti
 log = logging.getLogger(__name__)
 
 FILE_PATTERNS = ("*.parquet", "*.csv", "*.csv.gz")
+EARLY_DUPLICATES_MIN_ROWS = 100_000  # from this size, duplicate keys are looked for in a thread (thread start ~1 ms)
 
 
 class IngestError(Exception):
@@ -118,7 +119,7 @@ def prepare_day(table: Table, files: list[Path], report: LoadReport) -> Prepared
         for path in files:
             data = read_file(path, table)
             _check_columns(path, data, table, report)
-            if len(files) == 1 and _typed_as_contract(data, table, table.key):
+            if len(files) == 1 and data.num_rows >= EARLY_DUPLICATES_MIN_ROWS and _typed_as_contract(data, table):
                 # Arrow releases the GIL: look for duplicate keys while the row checks run. Valid as long as no
                 # row is dropped by them (a duplicate is judged among the good rows only), checked below.
                 early_duplicates = pool.submit(duplicate_key_mask, data.select(list(table.key)), table.key)
@@ -149,9 +150,9 @@ def prepare_day(table: Table, files: list[Path], report: LoadReport) -> Prepared
     return PreparedDay(good, pa.concat_tables(quarantine_parts))
 
 
-def _typed_as_contract(data: pa.Table, table: Table, names: Iterable[str]) -> bool:
-    """Whether the columns ``names`` of a file already have the contract's types (a typed Parquet file)."""
-    return all(n in data.column_names and data.schema.field(n).type == table.column(n).arrow_type for n in names)
+def _typed_as_contract(data: pa.Table, table: Table) -> bool:
+    """Whether the key columns of a file already have the contract's types (a typed Parquet file)."""
+    return all(n in data.column_names and data.schema.field(n).type == table.column(n).arrow_type for n in table.key)
 
 
 def _duplicate_records(

@@ -199,3 +199,37 @@ def test_duplicates_across_files_are_quarantined_with_their_own_file_and_row(cle
     ]
     loaded = clean_raw.execute("select order_id, _source_file from raw.orders order by 1").fetchall()
     assert loaded == [("o2", str(first)), ("o3", str(second))]
+
+
+@pytest.mark.parametrize("bad_first_row", [False, True])
+def test_duplicates_in_a_parquet_file_found_while_the_rows_are_checked(clean_raw, landing, monkeypatch, bad_first_row):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ecomflow.ingest import load
+    from ecomflow.sources.contract import get_table
+
+    monkeypatch.setattr(load, "EARLY_DUPLICATES_MIN_ROWS", 0)  # the path large files take
+    fees = [-1.0 if bad_first_row else 1.0, 2.0, 3.0, 4.0]  # a negative fee quarantines row 1
+    path = landing / "orders" / f"dt={DAY}" / "part.parquet"
+    path.parent.mkdir(parents=True)
+    when = dt.datetime(2025, 3, 1, 10, tzinfo=dt.UTC)
+    data = {
+        "order_id": ["o1", "o2", "o1", "o3"],
+        "customer_id": ["c1", "c2", "c3", "c4"],
+        "channel": ["web"] * 4,
+        "ordered_at": [when] * 4,
+        "promo_code": [None] * 4,
+        "shipping_fee": fees,
+    }
+    pq.write_table(pa.table(data, schema=get_table("orders").arrow_schema), path)
+
+    report = ingest_day(clean_raw, landing, "orders", DAY)
+
+    loaded = [r[0] for r in clean_raw.execute("select order_id from raw.orders order by 1").fetchall()]
+    reasons = {r: reason for r, (_, reason, _) in _quarantine(clean_raw).items()}
+    if bad_first_row:  # o1 of row 1 is bad, so o1 of row 3 is the first good one and loads
+        assert (loaded, reasons) == (["o1", "o2", "o3"], {1: "negative_value"})
+    else:
+        assert (loaded, reasons) == (["o1", "o2", "o3"], {3: "duplicate_key"})
+    assert report.rows_loaded == 3
