@@ -85,6 +85,20 @@ def dbt_manifest(postgres) -> Path:
     return ensure_manifest()
 
 
+@pytest.fixture(scope="session")
+def fresh_database(settings, postgres):
+    """A factory: drop and create database ``name`` on the session's server, and return its URL."""
+    import psycopg
+
+    def create(name: str) -> str:
+        with psycopg.connect(settings.warehouse, autocommit=True) as conn:
+            conn.execute(f"drop database if exists {name} with (force)")
+            conn.execute(f"create database {name}")
+        return settings.warehouse.rsplit("/", 1)[0] + f"/{name}"
+
+    return create
+
+
 @pytest.fixture
 def warehouse(postgres):
     """A connection to the warehouse."""

@@ -24,17 +24,14 @@ FIRST, LAST = dt.date(2025, 3, 1), dt.date(2025, 3, 2)
 
 
 @pytest.fixture(scope="module")
-def small_warehouse(settings, postgres, tmp_path_factory) -> Iterator[str]:
+def small_warehouse(fresh_database, tmp_path_factory) -> Iterator[str]:
     """Two simulated days of customers, orders and order items in raw, in a database of its own; yields its URL."""
     from ecomflow.ingest import ensure_raw_schema, ingest_day
     from ecomflow.sources.simulator import SimulatorConfig, write_days
 
     landing = tmp_path_factory.mktemp("landing")
     write_days(SimulatorConfig(seed=3, n_customers=50, start_date=FIRST), FIRST, LAST, landing)
-    with psycopg.connect(settings.warehouse, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {DATABASE}")
-        conn.execute(f"create database {DATABASE}")
-    url = settings.warehouse.rsplit("/", 1)[0] + f"/{DATABASE}"
+    url = fresh_database(DATABASE)
     with psycopg.connect(url) as conn:
         ensure_raw_schema(conn)
         for day in (FIRST, LAST):

@@ -42,17 +42,14 @@ OK = ("success", "pass")
 
 
 @pytest.fixture(scope="module")
-def small_warehouse(settings, postgres, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+def small_warehouse(fresh_database, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """Every simulated table of the first ten days in raw, in a database of its own; yields its URL and landing."""
     from ecomflow.ingest import ensure_raw_schema
     from ecomflow.sources.simulator import SimulatorConfig, write_days
 
     landing = tmp_path_factory.mktemp("landing")
     write_days(SimulatorConfig(seed=5, n_customers=200, start_date=FIRST), DAYS[0], DAYS[-1], landing)
-    with psycopg.connect(settings.warehouse, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {DATABASE} with (force)")
-        conn.execute(f"create database {DATABASE}")
-    url = settings.warehouse.rsplit("/", 1)[0] + f"/{DATABASE}"
+    url = fresh_database(DATABASE)
     with psycopg.connect(url) as conn:
         ensure_raw_schema(conn)
     for day in BULK:

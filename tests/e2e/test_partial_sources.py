@@ -32,7 +32,7 @@ def _ecomflow(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def partial(settings, postgres, tmp_path_factory):
+def partial(settings, fresh_database, tmp_path_factory):
     from ecomflow.sources.simulator import SimulatorConfig, write_days
 
     full, landing = tmp_path_factory.mktemp("full"), tmp_path_factory.mktemp("partial")
@@ -42,10 +42,7 @@ def partial(settings, postgres, tmp_path_factory):
         for partition in (full / table).iterdir():
             (landing / table / partition.name).mkdir(parents=True)
             pa_csv.write_csv(pq.read_table(partition), landing / table / partition.name / "export.csv")
-    with psycopg.connect(settings.warehouse, autocommit=True) as conn:
-        conn.execute("drop database if exists partial_sources")
-        conn.execute("create database partial_sources")
-    url = settings.warehouse.rsplit("/", 1)[0] + "/partial_sources"
+    url = fresh_database("partial_sources")
     env = {
         **os.environ,
         "ECOMFLOW_WAREHOUSE_URL": url,
