@@ -54,6 +54,7 @@ def _features_sql(rows: int) -> str:
         create table bench.features as
         select 'c' || lpad(i::text, 8, '0') as customer_id, date '{AS_OF}' as as_of_date, {categories}, {numbers}
         from generate_series(1, {rows}) as i;
+        create unique index on bench.features (as_of_date, customer_id);  -- as dbt indexes feat_customer_daily
         analyze bench.features;"""
 
 
@@ -85,7 +86,7 @@ def main() -> None:
     from ecomflow.settings import get_settings
     from ecomflow.warehouse import connect, copy_in, copy_out
     from ml.models.propensity import SPEC
-    from ml.scoring import Champion, publish, reason_codes, score, scores_ddl
+    from ml.scoring import APPROXIMATE, EXACT, Champion, publish, reason_codes, score, scores_ddl
 
     settings = get_settings()
     runtime.apply_env(settings)
@@ -152,11 +153,9 @@ def main() -> None:
     engine.dispose()
 
     exact_rows = sample.slice(0, EXACT_SAMPLE)
-    exact_s = _best(lambda: reason_codes(model, exact_rows, np.full(EXACT_SAMPLE, "exact", dtype=object)), trials=1)
+    exact_s = _best(lambda: reason_codes(model, exact_rows, np.full(EXACT_SAMPLE, EXACT)), trials=1)
     approx_rows = sample.slice(0, min(APPROX_SAMPLE, sample.num_rows))
-    approx_s = _best(
-        lambda: reason_codes(model, approx_rows, np.full(approx_rows.num_rows, "approximate", dtype=object)), trials=1
-    )
+    approx_s = _best(lambda: reason_codes(model, approx_rows, np.full(approx_rows.num_rows, APPROXIMATE)), trials=1)
     exact_rps, approx_rps = EXACT_SAMPLE / exact_s, approx_rows.num_rows / approx_s
     policy_s = 0.3 * ROWS / exact_rps + 0.7 * ROWS / approx_rps
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import queue
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +22,7 @@ from typing import Any
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from psycopg import sql
 
@@ -156,7 +159,10 @@ def replace_partition(
     ``constants`` are columns with one value for every row (lineage such as a batch id), as Python values or
     non-volatile SQL expressions (``sql.SQL("now()")``, evaluated once). They are added after the load as
     columns with that default: PostgreSQL keeps such a value once in the catalog instead of in every row, so
-    they cost nothing per row. The partition column itself may come with ``data`` or not at all.
+    they cost nothing per row. A column of ``data`` that holds one value (or only nulls) in every row is
+    stored the same way (:func:`uniform_columns`): a day's model version, or reasons that were not computed,
+    are neither encoded, sent nor parsed per row. The partition column itself may come with ``data`` or not
+    at all.
 
     With ``conn``, everything runs in its current transaction (a savepoint if one is open) and the caller
     commits: the drop holds an exclusive lock on ``parent`` until then, so keep what follows short. Without,
@@ -289,6 +295,11 @@ def _plan(conn: psycopg.Connection, parent: str, value: dt.date, data: pa.Table,
     column = found[0]
     columns = [(name, type_, not_null) for name, (type_, not_null) in _columns(conn, parent)]
     names = [name for name, _, _ in columns]
+    nullable = {name for name, _, not_null in columns if not not_null}
+    for name, single in uniform_columns(data.drop_columns([n for n in constants if n in data.column_names])).items():
+        # Left to COPY, a null in a NOT NULL column or another day's rows fail there, naming the column or CHECK.
+        if (single is not None or name in nullable) and (name != column or single == value):
+            constants[name] = single
     if column not in constants and column not in data.column_names:
         constants[column] = value
     data = data.drop_columns([name for name in constants if name in data.column_names])
@@ -303,6 +314,32 @@ def _plan(conn: psycopg.Connection, parent: str, value: dt.date, data: pa.Table,
         (parent,),
     ).fetchall()
     return _Plan(parent, column, value, columns, data, constants, indexes)
+
+
+def uniform_columns(data: pa.Table) -> dict[str, Any]:
+    """Column → its one value, for the columns of ``data`` holding the same value (or only nulls) in every row.
+
+    Nothing when ``data`` has fewer than two rows or every column is uniform: then there is nothing to save,
+    and COPY needs a column to carry the rows. Columns that vary are mostly told apart by their first rows,
+    so the check costs about one pass over the uniform columns.
+    """
+    if data.num_rows < 2:
+        return {}
+    found = {}
+    for name in data.column_names:
+        values = data.column(name)
+        if values.null_count == len(values):
+            found[name] = None
+        elif values.null_count == 0 and _all_equal(values, values[0]):
+            found[name] = values[0].as_py()
+    return found if len(found) < data.num_columns else {}
+
+
+def _all_equal(values: pa.ChunkedArray, first: pa.Scalar) -> bool:
+    try:
+        return pc.all(pc.equal(values.slice(0, 64), first)).as_py() and pc.all(pc.equal(values, first)).as_py()
+    except pa.ArrowNotImplementedError:  # a type without equality kernel (lists, structs): loaded row by row
+        return False
 
 
 def _bulk_load(dsn: str, loader: psycopg.Connection, table: str, data: pa.Table, types: list[str]) -> None:
@@ -369,6 +406,54 @@ def read_arrow(query: str, url: str | None = None) -> pa.Table:
     with adbc.connect(url or get_settings().warehouse) as conn, conn.cursor() as cursor:
         cursor.execute(query)
         return cursor.fetch_arrow_table()
+
+
+READ_AHEAD_BATCHES = 2  # record batches (about 16 MB each) read_arrow_batches keeps ready for its caller
+_END = object()
+
+
+def read_arrow_batches(query: str, url: str | None = None) -> Iterator[pa.RecordBatch]:
+    """The result of a bound ``query`` batch by batch through ADBC (as :func:`read_arrow`), read ahead in a thread.
+
+    While the caller works on one batch (scores it), the thread receives and decodes the next ones, so ADBC's
+    decoding (about 1 CPU-s per million feature rows) overlaps the caller's work instead of preceding it. At
+    most ``READ_AHEAD_BATCHES`` wait in memory; leaving the loop early stops the reading.
+    """
+    import adbc_driver_postgresql.dbapi as adbc
+
+    ready: queue.Queue = queue.Queue(READ_AHEAD_BATCHES)
+    stop = threading.Event()
+
+    def hand_over(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            with adbc.connect(url or get_settings().warehouse) as conn, conn.cursor() as cursor:
+                cursor.execute(query)
+                for batch in cursor.fetch_record_batch():
+                    if not hand_over(batch):
+                        return
+            hand_over(_END)
+        except BaseException as error:  # noqa: BLE001 - raised again in the caller's thread
+            hand_over(error)
+
+    reader = threading.Thread(target=read, name="read_arrow_batches", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def copy_out(conn: psycopg.Connection, query: str, params: dict | tuple | None = None) -> pa.Table:

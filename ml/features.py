@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pyarrow as pa
 
-from ecomflow.warehouse import bind, connect, read_arrow
+from ecomflow.warehouse import bind, connect, read_arrow, read_arrow_batches
 from ml.models import ModelSpec
+
+NUMBER_TYPES = frozenset({"smallint", "integer", "bigint", "real", "double precision"})
+
+
+def _select(table: str, where: str = "", params: dict | None = None) -> str | None:
+    """The bound query reading ``table`` (None when it does not exist yet)."""
+    with connect() as conn:
+        if not conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()[0]:
+            return None
+        return bind(conn, f"select * from {table} {where}", params)
 
 
 def read_table(table: str, where: str = "", params: dict | None = None) -> pa.Table:
     """Rows of a warehouse table (or an empty table if it does not exist yet), in bulk through ADBC."""
-    with connect() as conn:
-        exists = conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()[0]
-        if not exists:
-            return pa.table({})
-        query = bind(conn, f"select * from {table} {where}", params)
-    return read_arrow(query)
+    query = _select(table, where, params)
+    return pa.table({}) if query is None else read_arrow(query)
 
 
 def missing_sources(spec: ModelSpec) -> list[str]:
@@ -36,18 +43,49 @@ def read_training_set(spec: ModelSpec) -> pa.Table:
     return read_table(spec.training_table, f"order by {spec.as_of_column}, {spec.entity_key}")
 
 
+def _as_of(spec: ModelSpec, as_of: dt.date) -> tuple[str, dict]:
+    return (
+        f"where {spec.as_of_column} = (select max({spec.as_of_column}) from {spec.feature_table} "
+        f"where {spec.as_of_column} <= %(as_of)s)",
+        {"as_of": as_of},
+    )
+
+
 def read_features_as_of(spec: ModelSpec, as_of: dt.date) -> pa.Table:
     """Feature rows of the latest as-of date on or before ``as_of`` (month starts for monthly features).
 
     In no particular order: sorting a million rows costs the server a fifth of the read, and nothing computed
     from them depends on their order (see :func:`ml.scoring.deciles`).
     """
-    return read_table(
-        spec.feature_table,
-        f"where {spec.as_of_column} = (select max({spec.as_of_column}) from {spec.feature_table} "
-        f"where {spec.as_of_column} <= %(as_of)s)",
-        {"as_of": as_of},
-    )
+    return read_table(spec.feature_table, *_as_of(spec, as_of))
+
+
+def feature_batches_as_of(spec: ModelSpec, as_of: dt.date) -> Iterator[pa.RecordBatch]:
+    """The rows of :func:`read_features_as_of` for scoring: batch by batch, read ahead, numbers as float32.
+
+    XGBoost predicts in float32 (every number becomes one before the model sees it), so PostgreSQL converts
+    the numeric columns as it sends them: the model gets the same input, and the client decodes a sixth less.
+    Other columns come as they are, so a column of the wrong type is still told by the signature check.
+    """
+    where, params = _as_of(spec, as_of)
+    with connect() as conn:
+        columns = conn.execute(
+            "select attname, format_type(atttypid, atttypmod) from pg_attribute "
+            "where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped order by attnum",
+            (spec.feature_table,),
+        ).fetchall()
+        if not columns:
+            return
+        select = ", ".join(
+            f'"{name}"::real as "{name}"' if name != spec.entity_key and _is_number(type_) else f'"{name}"'
+            for name, type_ in columns
+        )
+        query = bind(conn, f"select {select} from {spec.feature_table} {where}", params)
+    yield from read_arrow_batches(query)
+
+
+def _is_number(postgres_type: str) -> bool:
+    return postgres_type in NUMBER_TYPES or postgres_type.startswith("numeric")
 
 
 def feature_names(data: pa.Table, spec: ModelSpec) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 BOOSTER_ARTIFACT = "booster"
 
@@ -36,13 +37,16 @@ class TrainedModel:
     categorical: tuple[str, ...]
     margin_offset: float = 0.0
 
-    def frame(self, data: pa.Table | pd.DataFrame) -> pd.DataFrame:
+    def frame(self, data: pa.Table | pa.RecordBatch | pd.DataFrame) -> pd.DataFrame:
         """The model's input frame from warehouse rows: numbers as float32, categoricals as pandas categories."""
-        columns = data.column_names if isinstance(data, pa.Table) else list(data.columns)
+        arrow = isinstance(data, pa.Table | pa.RecordBatch)
+        columns = data.column_names if arrow else list(data.columns)
         missing = [name for name in self.features if name not in columns]
         if missing:
             raise ValueError(f"input lacks feature column(s) the model needs: {', '.join(missing)}")
-        frame = data.select(self.features).to_pandas() if isinstance(data, pa.Table) else data[self.features].copy()
+        if arrow:
+            return pd.DataFrame({name: self._column(name, data.column(name)) for name in self.features})
+        frame = data[self.features].copy()
         for name in self.features:
             if name in self.categorical:
                 frame[name] = frame[name].astype("string").astype("category")
@@ -52,6 +56,17 @@ class TrainedModel:
                 except (TypeError, ValueError) as error:
                     raise ValueError(f"feature column {name!r} must be numeric: {error}") from error
         return frame
+
+    def _column(self, name: str, values: pa.Array | pa.ChunkedArray) -> pd.Series | np.ndarray:
+        """One feature from Arrow, converted by Arrow's kernels (half the time of going through pandas)."""
+        if name in self.categorical:  # categories sorted, as pandas sorts them: whatever the order of the rows
+            text = values if pa.types.is_string(values.type) else values.cast(pa.string())
+            categories = pc.dictionary_encode(text).to_pandas()
+            return categories.cat.reorder_categories(sorted(categories.cat.categories))
+        try:
+            return pc.cast(values, pa.float32()).to_numpy(zero_copy_only=False)  # nulls become NaN: missing
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            raise ValueError(f"feature column {name!r} must be numeric: {error}") from error
 
     def margin(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated log-odds of each row."""

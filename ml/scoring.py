@@ -1,9 +1,10 @@
 """Batch scoring with the champion, reason codes from XGBoost's native contributions, atomic publishing.
 
-A day's scores are computed in batches of ``score_batch_rows`` (memory stays bounded at a million customers),
-validated against the model's MLflow signature before anything is written, and published by swapping the
-day's partition in one transaction under an advisory lock, so readers see the previous scores of that day or
-the new ones, never a mix.
+A day's feature rows are scored batch by batch as they are read (the next batches are read meanwhile), and
+reasons are computed in batches of ``score_batch_rows``: pandas frames exist for one batch at a time. The
+rows are validated against the model's MLflow signature before anything is written, and the scores are
+published by swapping the day's partition in one transaction under an advisory lock, so readers see the
+previous scores of that day or the new ones, never a mix.
 
 Reason codes cost far more than scores (exact TreeSHAP runs about 2,000 rows/s on two cores), so:
 every seller gets exact reasons (credit decisions must be explainable); a customer in the propensity deciles
@@ -24,7 +25,7 @@ import pyarrow as pa
 
 from ecomflow.settings import get_settings
 from ecomflow.warehouse import advisory_lock, connect, partition_name, replace_partition
-from ml.features import read_features_as_of
+from ml.features import feature_batches_as_of
 from ml.models import ModelSpec
 from ml.packaging import TrainedModel, load_registered
 from ml.registry import CHAMPION
@@ -35,6 +36,9 @@ REASON_CODES = 3
 RISK_GRADES = np.array(["A", "B", "C", "D", "E"])
 RISK_GRADE_EDGES = np.array([0.02, 0.05, 0.10, 0.20])
 """Probability of default bounds of the grades: A below 2 %, ..., E from 20 %."""
+REASON_METHODS = ("exact", "approximate", "none")
+"""How a row's reasons are computed, as ``reason_method`` stores it."""
+EXACT, APPROXIMATE, NO_REASONS = range(len(REASON_METHODS))
 
 
 class NoChampion(Exception):
@@ -140,7 +144,7 @@ def _compatible(arrow_type: pa.DataType, mlflow_type: str) -> bool:
     return False
 
 
-def validate_input(data: pa.Table, input_schema: Any, context: str) -> None:
+def validate_input(data: pa.Table | pa.RecordBatch, input_schema: Any, context: str) -> None:
     """Fail, naming each column, if ``data`` lacks a signature column or holds it in an incompatible type."""
     problems = []
     for column in input_schema.inputs:
@@ -160,23 +164,21 @@ def _in_batches(data: pa.Table, rows: np.ndarray, apply: Callable[[pa.Table], np
     return np.concatenate(parts) if parts else np.empty(0)
 
 
-def predict(model: TrainedModel, data: pa.Table) -> np.ndarray:
-    """Probabilities of every row, batch by batch (zero-copy slices)."""
-    size = get_settings().score_batch_rows
-    parts = [model.predict(model.frame(data.slice(i, size))) for i in range(0, data.num_rows, size)]
-    return np.concatenate(parts) if parts else np.empty(0)
-
-
 def deciles(scores: np.ndarray) -> np.ndarray:
     """Propensity decile of each score: 1 = the tenth most likely to buy.
 
-    Equal scores share a decile (the one of their best rank), so the result does not depend on the order the
-    rows were read in; deciles are equal-sized up to ties.
+    A score's decile is ``rank * 10 // n + 1``, ``rank`` being how many scores are strictly higher, so equal
+    scores share a decile (the one of their best rank) and the result does not depend on the order the rows
+    were read in; deciles are equal-sized up to ties. Computed in linear time from the nine cut scores: the
+    decile is at most k exactly when the score reaches the ``ceil(k * n / 10)``-th highest.
     """
-    from scipy.stats import rankdata
-
-    ranks = rankdata(-scores, method="min") - 1
-    return (ranks * 10 // max(len(scores), 1) + 1).astype(np.int16)
+    n = len(scores)
+    if n == 0:
+        return np.empty(0, np.int16)
+    highest = -(-np.arange(1, 10) * n // 10)  # ceil(k * n / 10) for k = 1..9
+    positions = n - highest  # of those scores in ascending order
+    cuts = np.partition(scores, positions)[positions][::-1]  # ascending
+    return (10 - np.searchsorted(cuts, scores, side="right")).astype(np.int16)
 
 
 def risk_grades(scores: np.ndarray) -> np.ndarray:
@@ -185,44 +187,58 @@ def risk_grades(scores: np.ndarray) -> np.ndarray:
 
 
 def reason_methods(spec: ModelSpec, bands: np.ndarray) -> np.ndarray:
-    """How each row's reasons are computed: ``exact``, ``approximate`` or ``none`` (see the module doc)."""
+    """How each row's reasons are computed, as an index into ``REASON_METHODS`` (see the module doc)."""
     if band_column(spec) == "risk_grade":
-        return np.full(len(bands), "exact", dtype=object)
+        return np.full(len(bands), EXACT, np.int8)
     settings = get_settings()
-    return np.where(bands <= settings.reason_codes_exact_deciles, "exact", settings.reason_codes_rest).astype(object)
+    rest = REASON_METHODS.index(settings.reason_codes_rest)
+    return np.where(bands <= settings.reason_codes_exact_deciles, EXACT, rest).astype(np.int8)
 
 
 def reason_codes(model: TrainedModel, data: pa.Table, methods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Top features pushing each score up (names, log-odds contributions); none where ``methods`` says so."""
-    names = np.full((data.num_rows, REASON_CODES), None, dtype=object)
+    """Top features pushing each score up: their index in ``model.features`` (-1: none) and log-odds contribution.
+
+    ``methods`` (indexes into ``REASON_METHODS``) says how each row's reasons are computed, or that it has none.
+    """
+    top_features = np.full((data.num_rows, REASON_CODES), -1, np.int32)
     values = np.full((data.num_rows, REASON_CODES), np.nan)
-    features = np.asarray(model.features, dtype=object)
-    for method in ("exact", "approximate"):
+    for method in (EXACT, APPROXIMATE):
         rows = np.flatnonzero(methods == method)
         if not len(rows):
             continue
         contributions = _in_batches(
-            data, rows, lambda batch, m=method: model.contributions(model.frame(batch), approximate=m == "approximate")
-        ).reshape(len(rows), len(features))
+            data, rows, lambda batch, m=method: model.contributions(model.frame(batch), approximate=m == APPROXIMATE)
+        ).reshape(len(rows), len(model.features))
         top = np.argsort(-contributions, axis=1, kind="stable")[:, :REASON_CODES]
         top_values = np.take_along_axis(contributions, top, axis=1)
-        names[rows] = np.where(top_values > 0, features[top], None)
+        top_features[rows] = np.where(top_values > 0, top, -1)
         values[rows] = np.where(top_values > 0, top_values, np.nan)
-    return names, values
+    return top_features, values
+
+
+def _labels(codes: np.ndarray, labels: list[str] | tuple[str, ...]) -> pa.Array:
+    """``labels[code]`` for each code as an Arrow string array, null where the code is -1 (no Python objects)."""
+    indices = pa.array(codes, mask=codes < 0)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(labels, pa.string())).cast(pa.string())
 
 
 def score(spec: ModelSpec, as_of: dt.date, champion: Champion | None = None) -> tuple[pa.Table, Champion]:
     """Score every entity of the latest feature snapshot on or before ``as_of`` with the champion."""
     champion = champion or load_champion(spec)
-    data = read_features_as_of(spec, as_of)
+    model = champion.model
+    batches, predictions = [], []
+    for batch in feature_batches_as_of(spec, as_of):  # the next batches are read while one is predicted
+        if not batches:
+            validate_input(batch, champion.input_schema, f"{spec.feature_table} as of {as_of}")
+        batches.append(batch)
+        predictions.append(model.predict(model.frame(batch)))
+    data = pa.Table.from_batches(batches) if batches else pa.table({})
     if data.num_rows == 0:
         return pa.table({}), champion
-    validate_input(data, champion.input_schema, f"{spec.feature_table} as of {as_of}")
-    model = champion.model
-    scores = predict(model, data)
+    scores = np.concatenate(predictions)
     bands = risk_grades(scores) if band_column(spec) == "risk_grade" else deciles(scores)
     methods = reason_methods(spec, bands)
-    names, values = reason_codes(model, data, methods)
+    top_features, values = reason_codes(model, data, methods)
     n = data.num_rows
     columns: dict[str, pa.Array] = {
         spec.entity_key: data.column(spec.entity_key),
@@ -232,10 +248,10 @@ def score(spec: ModelSpec, as_of: dt.date, champion: Champion | None = None) -> 
         band_column(spec): pa.array(bands),
     }
     for i in range(REASON_CODES):
-        columns[f"reason_{i + 1}"] = pa.array(names[:, i], pa.string())
+        columns[f"reason_{i + 1}"] = _labels(top_features[:, i], model.features)
         columns[f"reason_{i + 1}_contribution"] = pa.array(values[:, i], pa.float64(), from_pandas=True)
     columns |= {
-        "reason_method": pa.array(methods, pa.string()),
+        "reason_method": _labels(methods, REASON_METHODS),
         "model_name": pa.repeat(pa.scalar(spec.name), n),
         "model_version": pa.repeat(pa.scalar(str(champion.version)), n),
         "run_id": pa.repeat(pa.scalar(champion.run_id), n),

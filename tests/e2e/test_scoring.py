@@ -122,6 +122,21 @@ def test_input_that_does_not_match_the_signature_is_refused_by_name(pipeline, as
         validate_input(wrong, champion.input_schema, "features")
 
 
+def test_a_feature_table_with_a_column_of_the_wrong_type_is_refused_before_anything_is_written(pipeline, as_of):
+    wrong = dataclasses.replace(PROPENSITY, feature_table="scratch.features_with_text_orders")
+    with connect() as conn:
+        conn.execute("create schema if not exists scratch")
+        conn.execute(f"drop table if exists {wrong.feature_table}")
+        conn.execute(f"create table {wrong.feature_table} as select * from {PROPENSITY.feature_table}")
+        conn.execute(f"alter table {wrong.feature_table} alter column orders_30d type text")
+        conn.commit()
+    before = _day(PROPENSITY, as_of)
+
+    with pytest.raises(SignatureMismatch, match=r"column 'orders_30d' is string, expected double"):
+        score(wrong, as_of)
+    assert _day(PROPENSITY, as_of).equals(before)
+
+
 def test_publishing_with_no_champion_skips(pipeline, as_of):
     from ml.scoring import NoChampion
 

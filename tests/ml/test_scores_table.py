@@ -50,3 +50,12 @@ def test_equal_scores_share_a_decile_whatever_the_order_of_the_rows():
     assert deciles(scores[order]).tolist() == deciles(scores)[order].tolist()
     big = np.random.default_rng(1).random(10_000)
     assert np.bincount(deciles(big))[1:].tolist() == [1_000] * 10
+
+
+def test_a_decile_is_ten_times_the_number_of_higher_scores_over_the_row_count():
+    rng = np.random.default_rng(2)
+    for n in [1, 2, 3, 7, 9, 10, 11, 19, 101, 997]:
+        for scores in (rng.random(n), rng.integers(0, 4, n) / 4, np.full(n, 0.3)):
+            higher = (scores[None, :] > scores[:, None]).sum(axis=1)
+            assert deciles(scores).tolist() == (higher * 10 // n + 1).tolist(), (n, scores)
+    assert deciles(np.empty(0)).tolist() == []

@@ -155,3 +155,41 @@ def test_a_table_that_is_not_partitioned_is_refused_by_name(parent):
     parent.commit()
     with pytest.raises(ValueError, match="swap.plain is not a partitioned table"):
         replace_partition("swap.plain", DAY, pa.table({"as_of_date": pa.array([DAY], pa.date32())}))
+
+
+def _stored_once(conn: psycopg.Connection, day: dt.date) -> list[str]:
+    """Columns of the day's partition whose value lives in the catalog (attmissingval), not in its rows."""
+    rows = conn.execute(
+        "select attname from pg_attribute where attrelid = %s::regclass and atthasmissing order by 1",
+        (partition_name(PARENT, day),),
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def test_columns_with_one_value_in_every_row_are_stored_once_and_read_on_every_row(parent):
+    parent.execute(f"alter table {PARENT} add column note text")
+    parent.commit()
+    rows = _rows(DAY, 100, "same tag").append_column("note", pa.nulls(100, pa.string()))
+
+    assert replace_partition(PARENT, DAY, rows) == 100
+
+    assert _stored_once(parent, DAY) == ["tag"]  # a column added without default (note) is null in no row at all
+    assert parent.execute(
+        f"select count(*), count(*) filter (where tag = 'same tag' and note is null and as_of_date = %s) "
+        f"from {PARENT} where as_of_date = %s",
+        (DAY, DAY),
+    ).fetchone() == (100, 100)
+    parent.commit()  # the reads' locks would block the next swap
+    # A column that varies only at the end is still loaded row by row.
+    tags = pa.array(["a"] * 99 + ["b"])
+    assert replace_partition(PARENT, DAY, rows.set_column(3, "tag", tags)) == 100
+    assert _stored_once(parent, DAY) == []
+    assert [tag for *_, tag in _day(parent, DAY)][-2:] == ["a", "b"]
+
+
+def test_a_not_null_column_holding_only_nulls_is_refused_naming_it(parent):
+    replace_partition(PARENT, DAY, _rows(DAY, 10, "kept"))
+    rows = _rows(DAY, 10, "x").set_column(3, "tag", pa.nulls(10, pa.string()))
+    with pytest.raises(psycopg.errors.NotNullViolation, match='column "tag"'):
+        replace_partition(PARENT, DAY, rows)
+    assert [tag for *_, tag in _day(parent, DAY)] == ["kept"] * 10

@@ -2,6 +2,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['as_of_date', 'customer_id'],
+    indexes=[{'columns': ['as_of_date', 'customer_id'], 'unique': true}],
     on_schema_change='fail',
     contract={'enforced': true}
 ) }}
