@@ -455,15 +455,31 @@ def log_to_mlflow(results: list[Result], versions: _Versions) -> None:
 # --- a monitoring run -------------------------------------------------------------------------------------
 
 
-def breaches(results: Iterable[Result], threshold: float) -> list[Result]:
-    """The PSI results above ``threshold``."""
-    return [r for r in results if r.metric == "psi" and r.value > threshold]
+def breaches(results: Iterable[Result], threshold: float, expected: Iterable[str] = ()) -> list[Result]:
+    """The PSI results above ``threshold``, but for the ``expected`` drift of features that drift by design."""
+    expected = set(expected)
+    return [r for r in results if r.metric == "psi" and r.value > threshold and r.feature not in expected]
 
 
-def check_drift(results: Iterable[Result], threshold: float | None = None) -> None:
-    """Raise :class:`DriftDetected` naming model, version, day, feature and PSI of every value over the threshold."""
+def check_drift(results: Iterable[Result], threshold: float | None = None, expected: Iterable[str] = ()) -> None:
+    """Raise :class:`DriftDetected` naming model, version, day, feature and PSI of every value over the threshold.
+
+    Features in ``expected`` (a spec's ``expected_drift``) never raise; their PSI over the threshold is logged.
+    """
     threshold = get_settings().drift_psi_threshold if threshold is None else threshold
-    found = breaches(results, threshold)
+    results = list(results)
+    expected = set(expected)
+    for r in breaches(results, threshold):
+        if r.feature in expected:
+            log.info(
+                "%s as of %s: %s PSI %.3f > %s, expected (it drifts by design)",
+                r.model,
+                r.as_of_date,
+                r.feature,
+                r.value,
+                threshold,
+            )
+    found = breaches(results, threshold, expected)
     if found:
         lines = [
             f"{r.model} v{r.version} as of {r.as_of_date}: {r.feature} PSI {r.value:.3f} > {threshold}" for r in found
@@ -514,5 +530,5 @@ def monitor(spec: ModelSpec, days: Iterable[dt.date], threshold: float | None = 
     log_to_mlflow(results, versions)
     for r in results:
         log.info("%s v%s as of %s: %s %s = %.4f", r.model, r.version, r.as_of_date, r.metric, r.feature, r.value)
-    check_drift(results, threshold)
+    check_drift(results, threshold, spec.expected_drift)
     return results

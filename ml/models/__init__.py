@@ -25,7 +25,9 @@ class ModelSpec:
     ``calibration_tolerance`` worse. ``rule_baseline`` is a business rule (name, score function of the model
     frame) logged beside the logistic-regression baseline. ``population`` is the SQL predicate on feature rows
     selecting who the model learns from (monitoring measures drift on it); ``label_known_from`` maps an as-of
-    date to the first data day its label is known (the last day of its label window).
+    date to the first data day its label is known (the last day of its label window). ``expected_drift`` names
+    features that drift by construction (a tenure grows every day, so it always departs from the training
+    window): monitoring records their PSI but does not fail on it.
     """
 
     name: str
@@ -51,6 +53,7 @@ class ModelSpec:
     rule_baseline: tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None = None
     population: Callable[[], str] = lambda: "true"
     label_known_from: Callable[[dt.date], dt.date] | None = None
+    expected_drift: tuple[str, ...] = ()
 
     @property
     def experiment(self) -> str:

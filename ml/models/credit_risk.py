@@ -51,4 +51,5 @@ SPEC = ModelSpec(
     calibration_tolerance=0.01,
     population=learns_from,
     label_known_from=default_known_from,
+    expected_drift=("months_on_platform",),  # grows with every day on the platform
 )

@@ -43,4 +43,5 @@ SPEC = ModelSpec(
     calibration_tolerance=0.005,
     rule_baseline=("rfm", rfm_score),
     label_known_from=purchase_known_from,
+    expected_drift=("days_since_signup",),  # grows with every day on the platform
 )

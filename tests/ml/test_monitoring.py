@@ -145,6 +145,19 @@ def test_drift_above_the_threshold_fails_naming_model_day_feature_and_psi():
     check_drift(results, threshold=0.5)  # nothing above: passes
 
 
+def test_drift_a_spec_expects_is_recorded_but_does_not_fail():
+    day = dt.date(2027, 1, 2)
+    tenure = Result("purchase_propensity", "4", day, "psi", "days_since_signup", 0.9)
+    check_drift([tenure], threshold=0.25, expected=get_spec("purchase_propensity").expected_drift)
+    with pytest.raises(DriftDetected) as raised:
+        check_drift(
+            [tenure, Result("purchase_propensity", "4", day, "psi", "orders_30d", 0.3)], 0.25, ["days_since_signup"]
+        )
+    assert "orders_30d PSI 0.300" in str(raised.value)
+    assert "days_since_signup" not in str(raised.value)
+    assert get_spec("credit_risk").expected_drift == ("months_on_platform",)
+
+
 def test_the_default_threshold_is_the_setting(monkeypatch):
     from ecomflow.settings import get_settings
 
