@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     credit_default_dpd: int = Field(90, description="Days past due that count as a default.")
     credit_window_months: int = Field(6, description="Credit-risk label window in months.")
 
-    score_batch_rows: int = Field(200_000, description="Rows scored per batch: bounds memory at any scale.")
+    score_batch_rows: int = Field(
+        200_000, description="Rows per batch of reason codes (contributions: rows x features doubles each)."
+    )
     reason_codes_exact_deciles: int = Field(
         3, description="Customers in propensity deciles 1..N (the audiences acted on) get exact TreeSHAP reasons."
     )
