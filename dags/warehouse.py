@@ -47,11 +47,8 @@ def warehouse():  # noqa: D103
 
     dbt = DbtTaskGroup(
         group_id="dbt",
-        operator_args={
-            # As environment variables (macros/run_var.sql), so that dbt keeps partial parsing from run to run.
-            "env": run_env({name: VARS_XCOM.format(name) for name in RUN_VARS}),
-        },
-        **cosmos_configs(),
+        # As environment variables (macros/run_var.sql), so that dbt keeps partial parsing from run to run.
+        **cosmos_configs(env=run_env({name: VARS_XCOM.format(name) for name in RUN_VARS})),
     )
     producer_first(dbt)
 

@@ -91,14 +91,17 @@ def ensure_manifest() -> Path:
     return MANIFEST
 
 
-def cosmos_configs() -> dict:
-    """Project, profile, execution and render configs shared by every cosmos task group."""
+def cosmos_configs(env: dict[str, str] | None = None) -> dict:
+    """Project, profile, execution and render configs shared by every cosmos task group; ``env`` for dbt's process.
+
+    ``env`` values may be Airflow templates: cosmos hands them to its operators' templated ``env``.
+    """
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior
 
     return {
         "project_config": ProjectConfig(
-            dbt_project_path=DBT_PROJECT_DIR, manifest_path=MANIFEST, install_dbt_deps=False
+            dbt_project_path=DBT_PROJECT_DIR, manifest_path=MANIFEST, install_dbt_deps=False, env_vars=env
         ),
         "profile_config": ProfileConfig(
             profile_name="ecomflow", target_name="dev", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
