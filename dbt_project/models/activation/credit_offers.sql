@@ -27,17 +27,9 @@ loans as (
 
 ),
 
-latest_as_of as (
-
-    select max(as_of_date) as as_of_date from scores
-
-),
-
 latest_scores as (
 
-    select scores.*
-    from scores
-    inner join latest_as_of on scores.as_of_date = latest_as_of.as_of_date
+    {{ latest_as_of('scores') }}
 
 ),
 
