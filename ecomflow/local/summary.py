@@ -10,12 +10,17 @@ LAYERS = ("raw", "staging", "marts", "features", "scores")
 
 
 def layer_counts() -> list[tuple[str, str, int]]:
-    """(schema, relation, rows) of every table and view in the platform's schemas."""
+    """(schema, relation, rows) of every table and view in the platform's schemas.
+
+    A partitioned table counts once, with all its rows: its partitions (one per day in ``raw`` and ``scores``)
+    are how it is stored, not relations of their own.
+    """
     result = []
     with connect() as conn:
         relations = conn.execute(
-            "select table_schema, table_name from information_schema.tables where table_schema = any(%s) "
-            "order by array_position(%s, table_schema::text), table_name",
+            "select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = any(%s) and c.relkind in ('r', 'p', 'v', 'm') and not c.relispartition "
+            "order by array_position(%s, n.nspname::text), c.relname",
             (list(LAYERS), list(LAYERS)),
         ).fetchall()
         for schema, name in relations:

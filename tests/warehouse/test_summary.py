@@ -1,0 +1,29 @@
+"""The demo's closing summary: rows per layer."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+
+from ecomflow.local.summary import layer_counts
+from ecomflow.warehouse import replace_partition
+
+PARENT = "scores.summary_probe"
+
+
+def test_a_partitioned_table_counts_once_with_the_rows_of_all_its_days(warehouse):
+    warehouse.execute("create schema if not exists scores")
+    warehouse.execute(f"drop table if exists {PARENT}")
+    warehouse.execute(
+        f"create table {PARENT} (entity_id text not null, as_of_date date not null) partition by list (as_of_date)"
+    )
+    warehouse.commit()
+    for day, n in ((dt.date(2026, 6, 1), 3), (dt.date(2026, 6, 2), 4)):
+        replace_partition(PARENT, day, pa.table({"entity_id": [f"e{i}" for i in range(n)]}))
+    try:
+        probes = [(schema, name, rows) for schema, name, rows in layer_counts() if name.startswith("summary_probe")]
+        assert probes == [("scores", "summary_probe", 7)]
+    finally:
+        warehouse.execute(f"drop table {PARENT}")
+        warehouse.commit()
