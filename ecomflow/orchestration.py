@@ -162,7 +162,7 @@ def dbt_vars(days: Iterable[dt.date]) -> dict[str, str]:
 
 def train(model_name: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """Train one model; a training set that cannot support a model yet skips the task with the reason."""
-    from airflow.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from ml.models import get_spec
     from ml.training import NotEnoughData, train_model
@@ -188,7 +188,7 @@ def train(model_name: str, context: Mapping[str, Any]) -> dict[str, Any]:
 
 def score(model_name: str, days: Iterable[dt.date]) -> list[dict[str, Any]]:
     """Score and publish each as-of date (the day after each data day) with the champion."""
-    from airflow.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from ml.models import get_spec
     from ml.scoring import NoChampion, score_and_publish
