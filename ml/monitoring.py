@@ -455,10 +455,9 @@ def log_to_mlflow(results: list[Result], versions: _Versions) -> None:
 # --- a monitoring run -------------------------------------------------------------------------------------
 
 
-def breaches(results: Iterable[Result], threshold: float, expected: Iterable[str] = ()) -> list[Result]:
-    """The PSI results above ``threshold``, but for the ``expected`` drift of features that drift by design."""
-    expected = set(expected)
-    return [r for r in results if r.metric == "psi" and r.value > threshold and r.feature not in expected]
+def breaches(results: Iterable[Result], threshold: float) -> list[Result]:
+    """The PSI results above ``threshold``."""
+    return [r for r in results if r.metric == "psi" and r.value > threshold]
 
 
 def check_drift(results: Iterable[Result], threshold: float | None = None, expected: Iterable[str] = ()) -> None:
@@ -467,10 +466,12 @@ def check_drift(results: Iterable[Result], threshold: float | None = None, expec
     Features in ``expected`` (a spec's ``expected_drift``) never raise; their PSI over the threshold is logged.
     """
     threshold = get_settings().drift_psi_threshold if threshold is None else threshold
-    results = list(results)
     expected = set(expected)
+    found = []
     for r in breaches(results, threshold):
-        if r.feature in expected:
+        if r.feature not in expected:
+            found.append(r)
+        else:
             log.info(
                 "%s as of %s: %s PSI %.3f > %s, expected (it drifts by design)",
                 r.model,
@@ -479,7 +480,6 @@ def check_drift(results: Iterable[Result], threshold: float | None = None, expec
                 r.value,
                 threshold,
             )
-    found = breaches(results, threshold, expected)
     if found:
         lines = [
             f"{r.model} v{r.version} as of {r.as_of_date}: {r.feature} PSI {r.value:.3f} > {threshold}" for r in found
