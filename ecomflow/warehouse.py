@@ -208,6 +208,45 @@ def replace_partition(
     return plan.data.num_rows
 
 
+def move_into_day_partitions(conn: psycopg.Connection, table: str, create_parent: sql.Composable | str) -> int:
+    """Move an unpartitioned ``table`` into the LIST-partitioned table ``create_parent`` creates under its name.
+
+    One partition per value of the partition column the old rows hold (``<table>_pYYYYMMDD``), every row
+    copied, the views reading the old table pointed at the new one, the old table dropped. In the caller's
+    transaction: a failure leaves the old table as it was. Returns the number of rows moved.
+    """
+    schema, name = table.split(".")
+    conn.execute("set local search_path = ''")  # view definitions below come out fully qualified
+    views = conn.execute(
+        "select distinct v.oid::regclass::text, pg_get_viewdef(v.oid) from pg_depend d "
+        "join pg_rewrite r on r.oid = d.objid join pg_class v on v.oid = r.ev_class "
+        "where d.classid = 'pg_rewrite'::regclass and d.refobjid = %s::regclass and v.oid <> d.refobjid "
+        "and v.relkind = 'v'",
+        (table,),
+    ).fetchall()
+    old = sql.Identifier(schema, f"{name}__unpartitioned")
+    conn.execute(
+        sql.SQL("alter table {} rename to {}").format(qualified(table), sql.Identifier(f"{name}__unpartitioned"))
+    )
+    conn.execute(create_parent if isinstance(create_parent, sql.Composable) else sql.SQL(create_parent))
+    column = _partition_column(conn, table)
+    for (value,) in conn.execute(sql.SQL("select distinct {} from {}").format(sql.Identifier(column), old)).fetchall():
+        conn.execute(
+            sql.SQL("create table {} partition of {} for values in ({})").format(
+                qualified(partition_name(table, value)), qualified(table), sql.Literal(value)
+            )
+        )
+    columns = sql.SQL(", ").join(sql.Identifier(n) for n, _ in _columns(conn, table))
+    rows = conn.execute(
+        sql.SQL("insert into {} ({}) select {} from {}").format(qualified(table), columns, columns, old)
+    ).rowcount
+    for view, definition in views:
+        conn.execute(sql.SQL("create or replace view {} as {}").format(sql.SQL(view), sql.SQL(definition)))
+    conn.execute(sql.SQL("drop table {}").format(old))
+    conn.execute("set local search_path to default")
+    return rows
+
+
 @dataclass
 class _Plan:
     """What replacing one day of ``parent`` takes: its columns, the rows to COPY and the constant columns."""
@@ -284,15 +323,20 @@ def _columns(conn: psycopg.Connection, table: str) -> list[tuple[str, tuple[str,
     return [(name, (type_, not_null)) for name, type_, not_null in rows]
 
 
-def _plan(conn: psycopg.Connection, parent: str, value: dt.date, data: pa.Table, constants: dict[str, Any]) -> _Plan:
+def _partition_column(conn: psycopg.Connection, table: str) -> str | None:
+    """The column ``table`` is partitioned by (None when it is not partitioned)."""
     found = conn.execute(
         "select a.attname from pg_partitioned_table p join pg_attribute a "
         "on a.attrelid = p.partrelid and a.attnum = p.partattrs[0] where p.partrelid = %s::regclass",
-        (parent,),
+        (table,),
     ).fetchone()
-    if found is None:
+    return None if found is None else found[0]
+
+
+def _plan(conn: psycopg.Connection, parent: str, value: dt.date, data: pa.Table, constants: dict[str, Any]) -> _Plan:
+    column = _partition_column(conn, parent)
+    if column is None:
         raise ValueError(f"{parent} is not a partitioned table")
-    column = found[0]
     columns = [(name, type_, not_null) for name, (type_, not_null) in _columns(conn, parent)]
     names = [name for name, _, _ in columns]
     nullable = {name for name, _, not_null in columns if not not_null}

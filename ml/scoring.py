@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from ecomflow.settings import get_settings
-from ecomflow.warehouse import advisory_lock, connect, partition_name, replace_partition
+from ecomflow.warehouse import advisory_lock, connect, move_into_day_partitions, replace_partition
 from ml.features import feature_batches_as_of
 from ml.models import ModelSpec
 from ml.packaging import TrainedModel, load_registered
@@ -107,20 +107,11 @@ def ensure_scores_table(spec: ModelSpec) -> None:
     """Create the scores table, or move the rows of an unpartitioned one (before 0.4) into day partitions."""
     with connect() as conn, conn.transaction(), advisory_lock(conn, f"ddl:{spec.scores_table}"):
         kind = conn.execute("select relkind from pg_class where oid = to_regclass(%s)", (spec.scores_table,)).fetchone()
-        legacy = kind is not None and kind[0] == "r"
-        if legacy:
-            conn.execute(f"alter table {spec.scores_table} rename to {spec.scores_table.split('.')[1]}_unpartitioned")
-        conn.execute(scores_ddl(spec))
-        if legacy:
-            unpartitioned = f"{spec.scores_table}_unpartitioned"
-            for (day,) in conn.execute(f"select distinct as_of_date from {unpartitioned}").fetchall():
-                conn.execute(
-                    f"create table {partition_name(spec.scores_table, day)} partition of {spec.scores_table} "
-                    f"for values in ('{day.isoformat()}')"
-                )
-            conn.execute(f"insert into {spec.scores_table} select * from {unpartitioned}")
-            conn.execute(f"drop table {unpartitioned}")
-            log.info("%s: moved its rows into one partition per as-of date", spec.scores_table)
+        if kind is not None and kind[0] == "r":
+            rows = move_into_day_partitions(conn, spec.scores_table, scores_ddl(spec))
+            log.info("%s: moved its %d rows into one partition per as-of date", spec.scores_table, rows)
+        else:
+            conn.execute(scores_ddl(spec))
 
 
 def load_champion(spec: ModelSpec) -> Champion:

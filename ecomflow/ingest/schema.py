@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from ecomflow.sources.contract import TABLES, Table
-from ecomflow.warehouse import partition_name, qualified
+from ecomflow.warehouse import move_into_day_partitions
 
 log = logging.getLogger(__name__)
 
@@ -59,39 +59,11 @@ def raw_table_ddl(table: Table, name: str | None = None) -> sql.Composed:
 def _migrate_unpartitioned(conn: psycopg.Connection, table: Table) -> None:
     """Move an older, unpartitioned ``raw.<table>`` (one heap, BRIN index) into the partitioned layout.
 
-    Creates the partitioned table and one partition per day held, copies the rows, points the views that read
-    the old table (dbt's staging views) at the new one and drops the old table: one transaction, so a failure
-    leaves the old table as it was.
+    Its views (dbt's staging views) are pointed at the new table; one transaction, so a failure leaves the old
+    table as it was (:func:`ecomflow.warehouse.move_into_day_partitions`).
     """
-    conn.execute("set local search_path = ''")  # view definitions below come out fully qualified
-    views = conn.execute(
-        "select distinct v.oid::regclass::text, pg_get_viewdef(v.oid) from pg_depend d "
-        "join pg_rewrite r on r.oid = d.objid join pg_class v on v.oid = r.ev_class "
-        "where d.classid = 'pg_rewrite'::regclass and d.refobjid = %s::regclass and v.oid <> d.refobjid "
-        "and v.relkind = 'v'",
-        (f"raw.{table.name}",),
-    ).fetchall()
-    old = sql.Identifier(f"{table.name}__unpartitioned")
-    conn.execute(sql.SQL("alter table raw.{} rename to {}").format(sql.Identifier(table.name), old))
-    conn.execute(raw_table_ddl(table))
-    days = [d for (d,) in conn.execute(sql.SQL("select distinct _partition_date from raw.{}").format(old))]
-    for day in days:
-        conn.execute(
-            sql.SQL("create table {} partition of raw.{} for values in ({})").format(
-                qualified(partition_name(f"raw.{table.name}", day)), sql.Identifier(table.name), sql.Literal(day)
-            )
-        )
-    columns = sql.SQL(", ").join(sql.Identifier(n) for n in [*table.column_names, *LINEAGE_COLUMNS])
-    rows = conn.execute(
-        sql.SQL("insert into raw.{} ({}) select {} from raw.{}").format(
-            sql.Identifier(table.name), columns, columns, old
-        )
-    ).rowcount
-    for name, definition in views:
-        conn.execute(sql.SQL("create or replace view {} as {}").format(sql.SQL(name), sql.SQL(definition)))
-    conn.execute(sql.SQL("drop table raw.{}").format(old))
-    conn.execute("set local search_path to default")
-    log.warning("raw.%s: migrated %d rows of %d day(s) to the partitioned layout", table.name, rows, len(days))
+    rows = move_into_day_partitions(conn, f"raw.{table.name}", raw_table_ddl(table))
+    log.warning("raw.%s: migrated %d rows to the partitioned layout", table.name, rows)
 
 
 def ensure_raw_schema(conn: psycopg.Connection) -> None:
