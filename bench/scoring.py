@@ -5,7 +5,9 @@ in one run:
 
 * **ecomflow** — ``ml.scoring.score`` + ``publish`` exactly as the DAG runs them (COPY out to Arrow,
   batched ``inplace_predict``, deciles, the day's partition swapped in), reason codes switched off;
-* **naive** — what users write: ``pandas.read_sql`` → ``xgboost.DMatrix`` → ``predict`` → ``DataFrame.to_sql``;
+* **naive** — what users write: ``pandas.read_sql`` → ``xgboost.DMatrix`` → ``predict`` → ``DataFrame.to_sql``,
+  writing the same rows (every column of the scores table, deciles from pandas ranks) into a table of the
+  same shape;
 * **COPY ceiling** — only the COPY of the same output rows into an empty table of the same shape (key included).
 
 Then, separately, the cost of reason codes: exact TreeSHAP and approximate contributions in rows/s, and the
@@ -149,13 +151,36 @@ def main() -> None:
     engine = sqlalchemy.create_engine(url)
 
     def naive() -> None:
+        """The same rows, the way users write it: pandas in, DMatrix predict, pandas ranks, ``to_sql`` out."""
         frame = pd.read_sql("select * from bench.features", engine)
         inputs = frame[model.features].astype({name: "category" for name in CATEGORIES})
         scores = model.booster.predict(xgb.DMatrix(inputs, enable_categorical=True))
-        out = pd.DataFrame({"customer_id": frame["customer_id"], "as_of_date": AS_OF, "score": scores})
-        out.to_sql("naive_scores", engine, schema="bench", index=False, if_exists="replace")
+        higher = pd.Series(scores).rank(ascending=False, method="min") - 1  # scores strictly higher
+        out = pd.DataFrame(
+            {
+                "customer_id": frame["customer_id"],
+                "as_of_date": AS_OF,
+                "feature_as_of_date": frame["as_of_date"],
+                "score": scores.astype("float64"),
+                "decile": (higher * 10 // len(scores) + 1).astype("int16"),
+                **{f"reason_{i}": None for i in range(1, 4)},
+                **{f"reason_{i}_contribution": np.nan for i in range(1, 4)},  # to_sql writes NaN as null
+                "reason_method": "none",
+                "model_name": spec.name,
+                "model_version": champion.version,
+                "run_id": champion.run_id,
+                "scored_at": pd.Timestamp.now(tz="UTC"),
+            }
+        )
+        assert set(out.columns) == set(table.column_names), "the naive path must write the rows ours publishes"
+        out.to_sql("naive_scores", engine, schema="bench", index=False, if_exists="append")
 
-    naive_s = _best(naive, trials=1)
+    def empty_naive_scores() -> None:
+        with connect(url) as conn:
+            conn.execute("drop table if exists bench.naive_scores")
+            conn.execute("create table bench.naive_scores (like bench.customer_scores including all)")
+
+    naive_s = _best(naive, empty_naive_scores, trials=1)
     engine.dispose()
 
     exact_rows = sample.slice(0, EXACT_SAMPLE)

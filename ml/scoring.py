@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from ecomflow.settings import get_settings
 from ecomflow.warehouse import advisory_lock, connect, move_into_day_partitions, replace_partition
-from ml.features import feature_batches_as_of
+from ml.features import feature_batches, latest_feature_date
 from ml.models import ModelSpec
 from ml.packaging import TrainedModel, load_registered
 from ml.registry import CHAMPION
@@ -220,10 +220,13 @@ def score(spec: ModelSpec, as_of: dt.date, champion: Champion | None = None) -> 
     """Score every entity of the latest feature snapshot on or before ``as_of`` with the champion."""
     champion = champion or load_champion(spec)
     model = champion.model
+    feature_date = latest_feature_date(spec, as_of)
+    if feature_date is None:
+        return pa.table({}), champion
     batches, predictions = [], []
-    for batch in feature_batches_as_of(spec, as_of):  # the next batches are read while one is predicted
+    for batch in feature_batches(spec, feature_date):  # the next batches are read while one is predicted
         if not batches:
-            validate_input(batch, champion.input_schema, f"{spec.feature_table} as of {as_of}")
+            validate_input(batch, champion.input_schema, f"{spec.feature_table} as of {feature_date}")
         batches.append(batch)
         predictions.append(model.predict(model.frame(batch)))
     data = pa.Table.from_batches(batches) if batches else pa.table({})
@@ -238,7 +241,7 @@ def score(spec: ModelSpec, as_of: dt.date, champion: Champion | None = None) -> 
     columns: dict[str, pa.Array] = {
         spec.entity_key: data.column(spec.entity_key),
         "as_of_date": _take(pa.array([as_of], pa.date32()), every_row),
-        "feature_as_of_date": data.column(spec.as_of_column),
+        "feature_as_of_date": _take(pa.array([feature_date], pa.date32()), every_row),
         "score": pa.array(scores.astype(np.float64)),
         band_column(spec): pa.array(bands),
     }

@@ -54,6 +54,22 @@ def test_every_seller_gets_exact_reasons_and_a_grade(pipeline, as_of):
     assert set(scores.column("risk_grade").to_pylist()) <= set("ABCDE")
 
 
+@pytest.mark.parametrize("spec", [PROPENSITY, CREDIT], ids=["propensity", "credit"])
+def test_a_day_is_scored_from_the_latest_feature_snapshot_on_or_before_it(pipeline, as_of, spec):
+    later = as_of + dt.timedelta(days=40)  # no snapshot that late: the latest before it is scored
+    with connect() as conn:
+        snapshot = conn.execute(
+            f"select max({spec.as_of_column}) from {spec.feature_table} where {spec.as_of_column} <= %s", (later,)
+        ).fetchone()[0]
+        entities = copy_out(
+            conn, f"select {spec.entity_key} from {spec.feature_table} where {spec.as_of_column} = %s", (snapshot,)
+        )
+    scores, _ = score(spec, later)
+    assert set(scores.column("feature_as_of_date").to_pylist()) == {snapshot}
+    assert set(scores.column("as_of_date").to_pylist()) == {later}
+    assert sorted(scores.column(spec.entity_key).to_pylist()) == sorted(entities.column(0).to_pylist())
+
+
 def test_rescoring_a_day_publishes_the_same_rows(pipeline, as_of):
     before = _day(PROPENSITY, as_of)
     rescored, _ = score(PROPENSITY, as_of)
