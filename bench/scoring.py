@@ -8,7 +8,8 @@ in one run:
 * **naive** — what users write: ``pandas.read_sql`` → ``xgboost.DMatrix`` → ``predict`` → ``DataFrame.to_sql``,
   writing the same rows (every column of the scores table, deciles from pandas ranks) into a table of the
   same shape;
-* **COPY ceiling** — only the COPY of the same output rows into an empty table of the same shape (key included).
+* **COPY ceiling** — only a binary COPY (one session, every column sent) of the same output rows into an empty
+  table of the same shape, key included.
 
 Then, separately, the cost of reason codes: exact TreeSHAP and approximate contributions in rows/s, and the
 time the default policy (exact for the top deciles, approximate for the rest) adds for all rows.
@@ -87,7 +88,7 @@ def main() -> None:
     from bench.ingest import _best_seconds as _best
     from ecomflow.local import runtime
     from ecomflow.settings import get_settings
-    from ecomflow.warehouse import connect, copy_in, copy_out
+    from ecomflow.warehouse import connect, copy_in_binary, copy_out
     from ml.models.propensity import SPEC
     from ml.scoring import APPROXIMATE, EXACT, Champion, publish, reason_codes, score, scores_ddl
 
@@ -143,7 +144,7 @@ def main() -> None:
             conn.commit()
 
         def copy_only() -> None:
-            copy_in(conn, "bench.scores_copy_target", table)
+            copy_in_binary(conn, "bench.scores_copy_target", table)
             conn.commit()
 
         ceiling_s = _best(copy_only, empty_copy_target)
