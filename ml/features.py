@@ -70,9 +70,10 @@ def feature_batches(spec: ModelSpec, feature_date: dt.date) -> Iterator[pa.Recor
 
     The as-of column is left out: it holds ``feature_date`` in every row, and every field PostgreSQL sends
     costs it and the decoder about 40 ns each. XGBoost predicts in float32 (every number becomes one before
-    the model sees it), so PostgreSQL converts the numeric columns as it sends them: the model gets the same
-    input, and the client decodes a sixth less. Other columns come as they are, so a column of the wrong
-    type is still told by the signature check.
+    the model sees it), so PostgreSQL converts the numeric columns as it sends them, and sends a null as NaN
+    (what XGBoost reads as missing, as it reads a null): the model gets the same input, and ADBC decodes the
+    numbers in half the time (a sixth less for float32, a third less for columns without nulls). Other columns
+    come as they are, so a column of the wrong type is still told by the signature check.
     """
     with connect() as conn:
         columns = conn.execute(
@@ -81,12 +82,18 @@ def feature_batches(spec: ModelSpec, feature_date: dt.date) -> Iterator[pa.Recor
             (spec.feature_table,),
         ).fetchall()
         select = ", ".join(
-            f'"{name}"::real as "{name}"' if name != spec.entity_key and _is_number(type_) else f'"{name}"'
+            _as_sent(name, spec.entity_key == name or not _is_number(type_))
             for name, type_ in columns
             if name != spec.as_of_column
         )
         query = bind(conn, f"select {select} from {spec.feature_table} where {spec.as_of_column} = %s", (feature_date,))
     yield from read_arrow_batches(query)
+
+
+def _as_sent(column: str, as_is: bool) -> str:
+    """``column`` as :func:`feature_batches` selects it: as it is, or as float32 with NaN for null."""
+    quoted = f'"{column}"'
+    return quoted if as_is else f"coalesce({quoted}::real, 'NaN') as {quoted}"
 
 
 def _is_number(postgres_type: str) -> bool:

@@ -126,6 +126,22 @@ def test_two_publishes_of_one_day_serialise(pipeline, as_of):
     publish(PROPENSITY, as_of, first)  # leave the day as the pipeline published it
 
 
+@pytest.mark.parametrize("spec", [PROPENSITY, CREDIT], ids=["propensity", "credit"])
+def test_scores_are_what_the_registered_model_predicts_on_the_feature_rows_nulls_included(pipeline, as_of, spec):
+    """Scoring reads numbers as float32 with NaN for null: the same input as the rows as they are stored."""
+    import mlflow
+    import numpy as np
+
+    from ml.features import read_features_as_of
+
+    stored = read_features_as_of(spec, as_of).to_pandas()
+    assert stored.isna().any().any(), "the feature rows hold nulls, or this would not test how they are read"
+    expected = mlflow.pyfunc.load_model(f"models:/{spec.name}@champion").predict(stored)
+    scores, _ = score(spec, as_of)
+    scored = dict(zip(scores.column(spec.entity_key).to_pylist(), scores.column("score").to_pylist(), strict=True))
+    np.testing.assert_allclose([scored[entity] for entity in stored[spec.entity_key]], expected, rtol=1e-6)
+
+
 def test_input_that_does_not_match_the_signature_is_refused_by_name(pipeline, as_of):
     from ml.features import read_features_as_of
 
