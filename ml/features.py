@@ -72,7 +72,7 @@ def feature_batches(spec: ModelSpec, feature_date: dt.date) -> Iterator[pa.Recor
     costs it and the decoder about 40 ns each. XGBoost predicts in float32 (every number becomes one before
     the model sees it), so PostgreSQL converts the numeric columns as it sends them, and sends a null as NaN
     (what XGBoost reads as missing, as it reads a null): the model gets the same input, and ADBC decodes the
-    numbers in half the time (a sixth less for float32, a third less for columns without nulls). Other columns
+    numbers in about 0.6 of the time (a sixth less as float32, a quarter less without nulls). Other columns
     come as they are, so a column of the wrong type is still told by the signature check.
     """
     with connect() as conn:
@@ -81,19 +81,17 @@ def feature_batches(spec: ModelSpec, feature_date: dt.date) -> Iterator[pa.Recor
             "where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped order by attnum",
             (spec.feature_table,),
         ).fetchall()
-        select = ", ".join(
-            _as_sent(name, spec.entity_key == name or not _is_number(type_))
-            for name, type_ in columns
-            if name != spec.as_of_column
-        )
+        select = ", ".join(_as_sent(name, type_, spec) for name, type_ in columns if name != spec.as_of_column)
         query = bind(conn, f"select {select} from {spec.feature_table} where {spec.as_of_column} = %s", (feature_date,))
     yield from read_arrow_batches(query)
 
 
-def _as_sent(column: str, as_is: bool) -> str:
-    """``column`` as :func:`feature_batches` selects it: as it is, or as float32 with NaN for null."""
+def _as_sent(column: str, postgres_type: str, spec: ModelSpec) -> str:
+    """``column`` as :func:`feature_batches` selects it: a number as float32 with NaN for null, else as it is."""
     quoted = f'"{column}"'
-    return quoted if as_is else f"coalesce({quoted}::real, 'NaN') as {quoted}"
+    if column == spec.entity_key or not _is_number(postgres_type):
+        return quoted
+    return f"coalesce({quoted}::real, 'NaN') as {quoted}"
 
 
 def _is_number(postgres_type: str) -> bool:
