@@ -61,7 +61,7 @@ def _best_seconds(action, before=None, trials: int = TRIALS) -> float:  # noqa: 
 
 def _bench_database(settings) -> str:  # noqa: ANN001
     """A database of its own on the warehouse server, so a benchmark never touches the warehouse's data."""
-    from ecomflow.warehouse import connect
+    from ecomflow.core.warehouse import connect
 
     with connect(autocommit=True) as conn:
         if not conn.execute("select 1 from pg_database where datname = 'ecomflow_bench'").fetchone():
@@ -73,11 +73,11 @@ def main() -> None:
     """Run the three loads and print rows/s and ratios."""
     import sqlalchemy
 
+    from ecomflow.core.settings import get_settings
+    from ecomflow.core.warehouse import connect
     from ecomflow.ingest import ensure_raw_schema, ingest_day
     from ecomflow.local import runtime
     from ecomflow.local.postgres import POSTGRES_BIN_PATH
-    from ecomflow.settings import get_settings
-    from ecomflow.warehouse import connect
 
     settings = get_settings()
     runtime.apply_env(settings)

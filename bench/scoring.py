@@ -86,9 +86,9 @@ def main() -> None:
 
     from bench.ingest import _bench_database
     from bench.ingest import _best_seconds as _best
+    from ecomflow.core.settings import get_settings
+    from ecomflow.core.warehouse import connect, copy_in_binary, copy_out
     from ecomflow.local import runtime
-    from ecomflow.settings import get_settings
-    from ecomflow.warehouse import connect, copy_in_binary, copy_out
     from ml.models.propensity import SPEC
     from ml.scoring import APPROXIMATE, EXACT, Champion, publish, reason_codes, score, scores_ddl
 

@@ -47,7 +47,7 @@ def _database_url(settings, name: str, driver: str = "postgresql") -> str:  # no
 
 
 def _recreate_database(name: str) -> None:
-    from ecomflow.warehouse import connect
+    from ecomflow.core.warehouse import connect
 
     with connect(autocommit=True) as conn:
         conn.execute(f"drop database if exists {name} with (force)")
@@ -90,7 +90,7 @@ def _dag_selection() -> list[str]:
 
 
 def _dbt(args: list[str], env: dict[str, str]) -> float:
-    from ecomflow.settings import DBT_PROJECT_DIR
+    from ecomflow.core.settings import DBT_PROJECT_DIR
     from ecomflow.transform import PROFILE_ARGS
 
     project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), *PROFILE_ARGS]
@@ -117,11 +117,11 @@ def _dag_run(day: dt.date, env: dict[str, str]) -> tuple[float, float]:
 
 def _run_dag_here(day: dt.date) -> None:
     """In the timed child: parse the DAG folder, then run the ``warehouse`` DAG for ``day``."""
+    from ecomflow.core.settings import get_settings
     from ecomflow.local import runtime
-    from ecomflow.settings import get_settings
 
     runtime.apply_env(get_settings())
-    from ecomflow.local.pipeline import load_dags, run_dag
+    from ecomflow.demo.pipeline import load_dags, run_dag
 
     dags = load_dags()
     started = time.perf_counter()
@@ -136,10 +136,10 @@ def _task_count() -> int:
 
 def _load(settings, n_customers: int, last: dt.date) -> int:  # noqa: ANN001
     """Simulate and ingest ``DAYS`` days at ``n_customers`` into a fresh bench database; returns raw rows."""
+    from ecomflow.core.warehouse import connect
     from ecomflow.ingest import ensure_raw_schema, ingest_day
     from ecomflow.sources.contract import TABLES
     from ecomflow.sources.simulator import SimulatorConfig, write_days
-    from ecomflow.warehouse import connect
 
     _recreate_database(DATA_DB)
     rows = 0
@@ -156,9 +156,9 @@ def _load(settings, n_customers: int, last: dt.date) -> int:  # noqa: ANN001
 
 def main() -> None:
     """Print full-build seconds at both scales, DAG vs plain seconds for one day, and the ratios."""
+    from ecomflow.core.settings import get_settings
     from ecomflow.local import runtime
     from ecomflow.orchestration import dbt_vars
-    from ecomflow.settings import get_settings
     from ecomflow.transform import ensure_manifest, run_env
 
     settings = get_settings()

@@ -42,8 +42,8 @@ def ingest():  # noqa: D103
     @task
     def land(days: list[str]) -> None:
         """Simulated sources only: write the day's files (a user's own files are already in landing)."""
+        from ecomflow.core.settings import get_settings
         from ecomflow.orchestration import land_simulated_day
-        from ecomflow.settings import get_settings
 
         if get_settings().simulate:
             for day in days:

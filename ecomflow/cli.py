@@ -19,8 +19,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ecomflow.core.dates import day_range
+from ecomflow.core.settings import Settings, get_settings
 from ecomflow.local import runtime
-from ecomflow.settings import Settings, get_settings
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
 console = Console()
@@ -62,10 +63,6 @@ def _output_to_log(path: Path) -> Iterator[None]:
                 os.close(fd)
             console.file = sys.stdout
             terminal.close()
-
-
-def _days(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def start_core(settings: Settings, airflow: bool = True) -> dict[str, str]:
@@ -331,7 +328,7 @@ def demo(
     ensure_manifest()
     first = settings.start_date
     history_end = first + dt.timedelta(days=history_days - 1)
-    demo_days = _days(history_end + dt.timedelta(days=1), history_end + dt.timedelta(days=days))
+    demo_days = day_range(history_end + dt.timedelta(days=1), history_end + dt.timedelta(days=days))
     pipeline_log = runtime.log_path(settings, "demo")
     console.print(f"task and dbt logs → {pipeline_log}")
     try:
@@ -348,7 +345,7 @@ def _run_demo_days(
     with _output_to_log(pipeline_log):
         if history_end >= first:
             _load_history(settings, first, history_end)
-        from ecomflow.local.pipeline import load_dags, run_day
+        from ecomflow.demo.pipeline import load_dags, run_day
 
         dags = load_dags()
         with _progress() as progress:
@@ -360,7 +357,7 @@ def _run_demo_days(
 
 
 def _load_history(settings: Settings, first: dt.date, last: dt.date) -> None:
-    from ecomflow.local.pipeline import load_history
+    from ecomflow.demo.pipeline import load_history
 
     total = (last - first).days + 1
     with _progress() as progress:
@@ -376,7 +373,7 @@ def _load_history(settings: Settings, first: dt.date, last: dt.date) -> None:
 
 
 def _summary(settings: Settings, demo_days: list[dt.date], seconds: float) -> None:
-    from ecomflow.local.summary import layer_counts, model_summary
+    from ecomflow.demo.summary import layer_counts, model_summary
 
     table = Table("layer", "relation", "rows", title="Rows per layer")
     for layer, relation, rows in layer_counts():

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ecomflow.settings import get_settings
+from ecomflow.core.dates import as_date, as_of_date, day_range
+from ecomflow.core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -21,28 +22,20 @@ log = logging.getLogger(__name__)
 CATCH_UP_MARGIN = dt.timedelta(minutes=5)
 
 
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
-
 def run_days(context: Mapping[str, Any]) -> list[dt.date]:
     """The data days a run covers: conf, then triggering asset events, then the data interval."""
     conf = (context.get("dag_run") and context["dag_run"].conf) or {}
     if conf.get("day"):
-        return [_as_date(conf["day"])]
+        return [as_date(conf["day"])]
     events = context.get("triggering_asset_events") or {}
-    days = sorted({_as_date(day) for evs in events.values() for e in evs for day in (e.extra or {}).get("days", [])})
+    days = sorted({as_date(day) for evs in events.values() for e in evs for day in (e.extra or {}).get("days", [])})
     if days:
         return days
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
     if start is None:
         raise ValueError("run has no conf 'day', no asset event with a 'day' and no data interval")
-    first, last = _as_date(start), _as_date(end) - dt.timedelta(days=1)
-    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)] or [first]
+    first, last = as_date(start), as_date(end) - dt.timedelta(days=1)
+    return day_range(first, last) or [first]
 
 
 def event_days(events: Iterable[Any], watermark: str | None = None) -> tuple[list[dt.date], str | None]:
@@ -53,7 +46,7 @@ def event_days(events: Iterable[Any], watermark: str | None = None) -> tuple[lis
         watermark: the previous watermark (ISO timestamp); kept if no event is newer.
     """
     events = list(events)
-    days = sorted({_as_date(day) for e in events for day in (e.extra or {}).get("days", [])})
+    days = sorted({as_date(day) for e in events for day in (e.extra or {}).get("days", [])})
     stamps = [e.timestamp for e in events] + ([dt.datetime.fromisoformat(watermark)] if watermark else [])
     return days, max(stamps).isoformat() if stamps else None
 
@@ -78,7 +71,7 @@ def pending_days(context: Mapping[str, Any], source: Any, published: Any) -> tup
     watermark = (last[0].extra or {}).get("through") if last else None
     conf = (context.get("dag_run") and context["dag_run"].conf) or {}
     if conf.get("day"):
-        return [_as_date(conf["day"])], watermark
+        return [as_date(conf["day"])], watermark
     since = (dt.datetime.fromisoformat(watermark) - CATCH_UP_MARGIN).isoformat() if watermark else None
     triggering = [e for evs in (context.get("triggering_asset_events") or {}).values() for e in evs]
     days, through = event_days([*triggering, *inlets[source].after(since)], watermark)
@@ -96,8 +89,8 @@ def land_simulated_day(day: dt.date) -> dict[str, int]:
 
 def load_table_day(table: str, day: dt.date) -> dict[str, Any]:
     """Load one (table, day) from the landing area into ``raw``; returns a small summary for XCom."""
+    from ecomflow.core.warehouse import connect
     from ecomflow.ingest import ensure_raw_schema, ingest_day
-    from ecomflow.warehouse import connect
 
     with connect() as conn:
         ensure_raw_schema(conn)
@@ -125,7 +118,7 @@ def landed_days(loads: Iterable[Iterable[Mapping[str, Any]]]) -> list[str]:
 
 def last_loaded_day() -> dt.date | None:
     """The latest day loaded into ``raw.orders`` (what dbt's ``last_loaded_date()`` reads), or None."""
-    from ecomflow.warehouse import connect
+    from ecomflow.core.warehouse import connect
 
     with connect() as conn:
         if conn.execute("select to_regclass('raw.orders')").fetchone()[0] is None:
@@ -142,7 +135,7 @@ def warehouse_days(days: Iterable[dt.date], last_loaded: dt.date | None) -> list
     """
     days = sorted(days)
     first, last = days[0], max(days[-1], last_loaded or days[-1])
-    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    return day_range(first, last)
 
 
 def dbt_vars(days: Iterable[dt.date]) -> dict[str, str]:
@@ -155,8 +148,8 @@ def dbt_vars(days: Iterable[dt.date]) -> dict[str, str]:
     return {
         "day_from": days[0].isoformat(),
         "day_to": days[-1].isoformat(),
-        "as_of_from": (days[0] + dt.timedelta(days=1)).isoformat(),
-        "as_of_to": (days[-1] + dt.timedelta(days=1)).isoformat(),
+        "as_of_from": as_of_date(days[0]).isoformat(),
+        "as_of_to": as_of_date(days[-1]).isoformat(),
     }
 
 
@@ -197,7 +190,7 @@ def score(model_name: str, days: Iterable[dt.date]) -> list[dict[str, Any]]:
     results = []
     for day in sorted(days):
         try:
-            result = score_and_publish(spec, day + dt.timedelta(days=1))
+            result = score_and_publish(spec, as_of_date(day))
         except NoChampion as reason:
             raise AirflowSkipException(str(reason)) from reason
         results.append(

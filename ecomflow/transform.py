@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from ecomflow.settings import DBT_PROJECT_DIR
+from ecomflow.core.settings import DBT_PROJECT_DIR
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def build_activation() -> list[str]:
     A mart whose scores table is missing (its model has no champion yet) is left out with a warning; if none can
     be built, :class:`NothingToActivate` says why (callers skip). Returns the marts built.
     """
-    from ecomflow.warehouse import connect
+    from ecomflow.core.warehouse import connect
 
     inputs = activation_inputs(json.loads(ensure_manifest().read_text()))
     if not inputs:

@@ -21,7 +21,6 @@ PSI; the results are recorded first. Monitoring runs in its own DAG: drift never
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import logging
 import math
@@ -33,8 +32,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecomflow.settings import get_settings
-from ecomflow.warehouse import advisory_lock, connect, copy_in, copy_out
+from ecomflow.core.dates import as_of_date, as_of_dates
+from ecomflow.core.settings import get_settings
+from ecomflow.core.warehouse import advisory_lock, connect, copy_in, copy_out
 from ml.evaluation import expected_calibration_error, ranking_metrics
 from ml.models import ModelSpec
 
@@ -311,13 +311,6 @@ def drift(spec: ModelSpec, as_of: dt.date, versions: _Versions | None = None) ->
 # --- realised performance ---------------------------------------------------------------------------------
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` moved by ``months`` calendar months (clamped to the month's last day), like SQL's interval."""
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def outcome_known_from(spec: ModelSpec, feature_as_of: dt.date) -> dt.date:
     """The first data day on which the label of rows as of ``feature_as_of`` is known (its window's last day)."""
     if spec.label_known_from is None:
@@ -504,7 +497,7 @@ def monitor(spec: ModelSpec, days: Iterable[dt.date], threshold: float | None = 
     versions = _Versions(spec)
     results: list[Result] = []
     for day in sorted(days):
-        as_of = day + dt.timedelta(days=1)
+        as_of = as_of_date(day)
         day_results = drift(spec, as_of, versions)
         if not day_results:
             log.info("%s: no scores published as of %s, no drift to compute", spec.name, as_of)
@@ -523,7 +516,7 @@ def monitor(spec: ModelSpec, days: Iterable[dt.date], threshold: float | None = 
     results = [r for r in results if not math.isnan(r.value)]
     if not results:
         raise NothingToMonitor(
-            f"{spec.name}: no scores as of {', '.join(str(d + dt.timedelta(days=1)) for d in sorted(days))} "
+            f"{spec.name}: no scores as of {', '.join(str(d) for d in as_of_dates(days))} "
             "and none whose outcome window closed on those days"
         )
     write(results)

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecomflow.settings import PROJECT_ROOT
+from ecomflow.core.settings import PROJECT_ROOT
 from ml.baselines import logistic_regression_scores
 from ml.evaluation import RANKING_METRICS, classification_metrics, ranking_metrics
 from ml.features import feature_names, missing_sources, read_training_set

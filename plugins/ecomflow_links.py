@@ -26,7 +26,7 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import BaseOperatorLink
 from cosmos.operators import watcher
 
-from ecomflow.settings import get_settings
+from ecomflow.core.settings import get_settings
 
 RETURN_VALUE = "return_value"  # the XCom key of a task's return value
 DBT_TASKS = [

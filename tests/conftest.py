@@ -37,8 +37,8 @@ os.environ.update(
 for name in ("ECOMFLOW_WAREHOUSE_URL", "ECOMFLOW_AIRFLOW_DB_URL", "ECOMFLOW_MLFLOW_TRACKING_URI"):
     os.environ.pop(name, None)
 
+from ecomflow.core.settings import get_settings  # noqa: E402
 from ecomflow.local import runtime  # noqa: E402
-from ecomflow.settings import get_settings  # noqa: E402
 
 runtime.apply_env(get_settings())
 
@@ -102,7 +102,7 @@ def fresh_database(settings, postgres):
 @pytest.fixture
 def warehouse(postgres):
     """A connection to the warehouse."""
-    from ecomflow.warehouse import connect
+    from ecomflow.core.warehouse import connect
 
     with connect() as conn:
         yield conn

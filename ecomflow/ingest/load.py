@@ -18,10 +18,10 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from psycopg import sql
 
+from ecomflow.core.warehouse import connect, copy_in, lock_partition, replace_partition
 from ecomflow.ingest.schema import ensure_raw_schema
 from ecomflow.ingest.validate import check_table, duplicate_key_mask
 from ecomflow.sources.contract import TABLES, Table
-from ecomflow.warehouse import connect, copy_in, lock_partition, replace_partition
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def ingest_day(
     Files are read and checked before anything is written, so an unreadable file leaves ``raw`` untouched.
     Then, in one transaction on ``conn`` under an advisory lock on (table, day): the day's quarantine records
     are replaced and the day's partition of ``raw.<table>`` is swapped for one holding the good rows
-    (:func:`ecomflow.warehouse.replace_partition`: binary COPY, lineage stored once per partition as column
+    (:func:`ecomflow.core.warehouse.replace_partition`: binary COPY, lineage stored once per partition as column
     defaults). Readers see the old day or the new one, never a mix; a rerun of the same files gives the same
     rows.
     """

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
+from ecomflow.core.settings import DAGS_DIR, DBT_PROJECT_DIR, PLUGINS_DIR, Settings
 from ecomflow.local.postgres import EmbeddedPostgres
-from ecomflow.settings import DAGS_DIR, DBT_PROJECT_DIR, PLUGINS_DIR, Settings
 
 BIN = Path(sys.executable).parent
 
@@ -122,7 +122,7 @@ def apply_env(settings: Settings) -> dict[str, str]:
     """Export :func:`runtime_env` into this process (before Airflow is imported) and return it."""
     env = runtime_env(settings)
     os.environ.update(env)
-    from ecomflow.settings import get_settings
+    from ecomflow.core.settings import get_settings
 
     get_settings.cache_clear()
     return env

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecomflow.settings import PROJECT_ROOT
+from ecomflow.core.settings import PROJECT_ROOT
 from ecomflow.sources.contract import TABLES, Column, Table
 
 CONTRACT_PAGE = PROJECT_ROOT / "docs" / "data-contract.md"

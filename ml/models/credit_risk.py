@@ -2,7 +2,8 @@
 
 import datetime as dt
 
-from ecomflow.settings import get_settings
+from ecomflow.core.dates import add_months
+from ecomflow.core.settings import get_settings
 from ml.models import ModelSpec
 
 
@@ -13,8 +14,6 @@ def learns_from() -> str:
 
 def default_known_from(as_of: dt.date) -> dt.date:
     """The last day of the default window (``credit_window_months`` after ``as_of``, as SQL intervals count)."""
-    from ml.monitoring import add_months
-
     return add_months(as_of, get_settings().credit_window_months) - dt.timedelta(days=1)
 
 

@@ -5,7 +5,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from ecomflow.settings import get_settings
+from ecomflow.core.settings import get_settings
 from ml.baselines import percentile_rank
 from ml.models import ModelSpec
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ecomflow.settings import DAGS_DIR, PROJECT_ROOT
+from ecomflow.core.settings import DAGS_DIR, PROJECT_ROOT
 
 EXPECTED = {"ingest", "warehouse", "train", "score_and_publish"}
 DAG_IDS = sorted(path.stem for path in DAGS_DIR.glob("*.py"))
@@ -19,7 +19,7 @@ ONE_RUN_AT_A_TIME = {"warehouse", "score_and_publish", "train"}
 
 @pytest.fixture(scope="module")
 def dags(airflow_db, dbt_manifest):
-    from ecomflow.local.pipeline import load_dags
+    from ecomflow.demo.pipeline import load_dags
 
     return load_dags()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ecomflow.settings import DBT_PROJECT_DIR
+from ecomflow.core.settings import DBT_PROJECT_DIR
 
 DATABASE = "dbt_data_tests"
 FIRST, LAST = dt.date(2025, 3, 1), dt.date(2025, 3, 2)

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from ecomflow.settings import DBT_PROJECT_DIR
+from ecomflow.core.settings import DBT_PROJECT_DIR
 
 DATABASE = "dbt_incremental_facts"
 FIRST = dt.date(2025, 3, 1)

@@ -28,9 +28,9 @@ import yaml
 from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 
+from ecomflow.core.settings import PROJECT_ROOT, Settings
 from ecomflow.local import runtime
 from ecomflow.local.postgres import POSTGRES_BIN_PATH, EmbeddedPostgres
-from ecomflow.settings import PROJECT_ROOT, Settings
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"

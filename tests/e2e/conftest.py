@@ -25,7 +25,7 @@ _HISTORY = History()
 
 def feature_rows(as_of: dt.date) -> dict[str, object]:
     """The point-in-time feature rows a leakage would change: customers as of ``as_of``, sellers up to it."""
-    from ecomflow.warehouse import connect, copy_out
+    from ecomflow.core.warehouse import connect, copy_out
 
     with connect() as conn:
         return {
@@ -65,7 +65,7 @@ def pipeline(settings, postgres, mlflow_server, airflow_db, dbt_manifest) -> lis
 
     Between the two, the features as of the day after the history are fingerprinted, for the leakage test.
     """
-    from ecomflow.local.pipeline import load_dags, load_history, run_day
+    from ecomflow.demo.pipeline import load_dags, load_history, run_day
 
     first = settings.start_date
     history_end = first + dt.timedelta(days=HISTORY_DAYS - 1)

@@ -39,7 +39,7 @@ def latest_as_of(pipeline) -> dt.date:
 
 @pytest.fixture(scope="module")
 def dags(pipeline) -> dict:
-    from ecomflow.local.pipeline import load_dags
+    from ecomflow.demo.pipeline import load_dags
 
     return load_dags()
 
@@ -193,7 +193,7 @@ def past_scores(pipeline):
 
     Returns ``{model: (as_of, data day its outcome closed on)}``.
     """
-    from ecomflow.warehouse import connect
+    from ecomflow.core.warehouse import connect
     from ml.monitoring import outcome_known_from
     from ml.scoring import score_and_publish
 

@@ -37,8 +37,8 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
+from ecomflow.core.settings import Settings
 from ecomflow.local import runtime as embedded
-from ecomflow.settings import Settings
 
 HISTORY_DAYS = 120
 RUN_DAYS = 3
@@ -50,7 +50,7 @@ pytestmark = pytest.mark.timeout(3600)
 
 ONE_AT_A_TIME = """
 import datetime as dt, sys
-from ecomflow.local.pipeline import load_dags, run_day
+from ecomflow.demo.pipeline import load_dags, run_day
 dags = load_dags()
 for day in sys.argv[1:]:
     run_day(dt.date.fromisoformat(day), train=False, dags=dags)

@@ -36,7 +36,7 @@ def _row_versions(conn, table: str, before: dt.date) -> dict[str, str]:
 
 
 def test_rerunning_a_day_leaves_every_mart_and_feature_table_unchanged(pipeline, warehouse, fingerprint):
-    from ecomflow.local.pipeline import run_dag
+    from ecomflow.demo.pipeline import run_dag
 
     tables = _all_tables(warehouse)
     assert len(tables) >= 15

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from ecomflow.warehouse import connect, copy_out
+from ecomflow.core.warehouse import connect, copy_out
 from ml.models.credit_risk import SPEC as CREDIT
 from ml.models.propensity import SPEC as PROPENSITY
 from ml.scoring import SignatureMismatch, load_champion, publish, score, validate_input

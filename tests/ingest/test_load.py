@@ -151,9 +151,9 @@ def test_a_simulated_day_round_trips_through_raw_unchanged(warehouse, tmp_path):
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from ecomflow.core.warehouse import copy_out
     from ecomflow.sources.contract import get_table
     from ecomflow.sources.simulator import SimulatorConfig, write_day
-    from ecomflow.warehouse import copy_out
 
     config = SimulatorConfig(seed=3, n_customers=300, start_date=dt.date(2025, 1, 1))
     day = dt.date(2025, 4, 15)

@@ -17,8 +17,8 @@ import pytest
 from psycopg import sql
 
 from ecomflow import warehouse as wh
+from ecomflow.core.warehouse import connect, replace_partition
 from ecomflow.ingest import ensure_raw_schema, ingest_day
-from ecomflow.warehouse import connect, replace_partition
 
 DAY = dt.date(2025, 5, 1)
 OTHER_DAY = dt.date(2025, 5, 2)

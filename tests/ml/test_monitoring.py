@@ -10,12 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from ecomflow.core.dates import add_months
 from ml.models import get_spec
 from ml.monitoring import (
     PSI_FLOOR,
     DriftDetected,
     Result,
-    add_months,
     as_of_step,
     category_counts,
     check_drift,
@@ -159,7 +159,7 @@ def test_drift_a_spec_expects_is_recorded_but_does_not_fail():
 
 
 def test_the_default_threshold_is_the_setting(monkeypatch):
-    from ecomflow.settings import get_settings
+    from ecomflow.core.settings import get_settings
 
     monkeypatch.setenv("ECOMFLOW_DRIFT_PSI_THRESHOLD", "0.04")
     get_settings.cache_clear()

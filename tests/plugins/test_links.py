@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ecomflow.settings import PLUGINS_DIR, Settings
+from ecomflow.core.settings import PLUGINS_DIR, Settings
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_airflow_loads_the_plugin_from_the_plugins_folder(links):
 
 
 def test_training_and_scoring_tasks_link_to_mlflow_and_dbt_tasks_to_the_docs(links, dbt_manifest):
-    from ecomflow.local.pipeline import load_dags
+    from ecomflow.demo.pipeline import load_dags
 
     dags = {dag_id: _as_the_api_server_sees_it(dag) for dag_id, dag in load_dags().items()}
     assert "MLflow run" in dags["train"].get_task("fit").extra_links

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ecomflow.core.settings import DAGS_DIR
 from ecomflow.local import runtime
-from ecomflow.settings import DAGS_DIR
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -1,5 +1,5 @@
+from ecomflow.core.settings import Settings
 from ecomflow.local.runtime import dbt_env
-from ecomflow.settings import Settings
 
 
 def test_external_urls_disable_the_embedded_services():

@@ -1,4 +1,4 @@
-"""Reading a query's result batch by batch with a thread reading ahead (``ecomflow.warehouse.read_arrow_batches``)."""
+"""Reading a query result batch by batch, a thread reading ahead (``ecomflow.core.warehouse.read_arrow_batches``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import pyarrow as pa
 import pytest
 
-from ecomflow.warehouse import read_arrow, read_arrow_batches
+from ecomflow.core.warehouse import read_arrow, read_arrow_batches
 
 QUERY = "select i, repeat('x', 100) || i as label, i / 3.0::float8 as ratio from generate_series(1, 300000) as i"
 

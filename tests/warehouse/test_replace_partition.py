@@ -1,4 +1,4 @@
-"""Swapping one day's partition atomically (``ecomflow.warehouse.replace_partition``) on a real PostgreSQL."""
+"""Swapping one day's partition atomically (``ecomflow.core.warehouse.replace_partition``) on a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from ecomflow.warehouse import connect, partition_name, replace_partition
+from ecomflow.core.warehouse import connect, partition_name, replace_partition
 
 PARENT = "swap.daily_scores"
 DAY, OTHER_DAY = dt.date(2026, 6, 1), dt.date(2026, 6, 2)

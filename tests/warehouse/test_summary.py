@@ -6,8 +6,8 @@ import datetime as dt
 
 import pyarrow as pa
 
-from ecomflow.local.summary import layer_counts
-from ecomflow.warehouse import replace_partition
+from ecomflow.core.warehouse import replace_partition
+from ecomflow.demo.summary import layer_counts
 
 PARENT = "scores.summary_probe"
 

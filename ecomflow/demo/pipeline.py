@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from ecomflow.settings import DAGS_DIR, Settings
+from ecomflow.core.settings import DAGS_DIR, Settings
 
 log = logging.getLogger(__name__)
 

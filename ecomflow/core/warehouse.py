@@ -1,7 +1,7 @@
 """Warehouse access: connections, Arrow in and out through COPY, transactions, advisory locks, day partitions.
 
 COPY is the fast path both ways (see ``shared/PERFORMANCE.md``): Arrow's C++ CSV writer and reader, or Arrow
-and NumPy kernels building the binary format (:mod:`ecomflow.binary_copy`), do the formatting, PostgreSQL's
+and NumPy kernels building the binary format (:mod:`ecomflow.core.binary_copy`), do the formatting, PostgreSQL's
 COPY does the rest, and no Python loop touches a row. :func:`replace_partition` replaces one day of a table
 partitioned by day atomically: the loader writes ``raw.*`` with it, and any other per-day table can.
 """
@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from psycopg import sql
 
-from ecomflow import binary_copy
-from ecomflow.settings import get_settings
+from ecomflow.core import binary_copy
+from ecomflow.core.settings import get_settings
 
 COPY_CHUNK_ROWS = 200_000
 LOAD_BATCH_ROWS = 32_768  # rows per binary COPY block: small, so encoding and parsing overlap
@@ -98,7 +98,7 @@ def copy_in_binary(conn: psycopg.Connection, table: str, data: pa.Table, types: 
 
     ``types`` are the PostgreSQL types of ``data``'s columns (looked up when not given). Arrow encodes the
     next block in a thread while the current one is sent, so encoding overlaps PostgreSQL's parsing. Columns
-    of a type :mod:`ecomflow.binary_copy` does not cover go through :func:`copy_in` (CSV) instead.
+    of a type :mod:`ecomflow.core.binary_copy` does not cover go through :func:`copy_in` (CSV) instead.
     """
     if data.num_rows == 0:
         return 0

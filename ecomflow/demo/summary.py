@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ecomflow.warehouse import connect
+from ecomflow.core.warehouse import connect
 
 LAYERS = ("raw", "staging", "marts", "features", "scores")
 

@@ -1,0 +1,1 @@
+"""The floor every other layer stands on: settings, warehouse access, binary COPY and dates. Imports nothing above."""
