@@ -161,7 +161,7 @@ def generate(start: Day, end: Day, landing: Annotated[Path | None, typer.Option(
 def _generate(settings: Settings, start: dt.date, end: dt.date, landing: Path) -> None:
     from ecomflow.sources.simulator import SimulatorConfig, write_days
 
-    config = SimulatorConfig(seed=settings.seed, n_customers=settings.n_customers, start_date=settings.start_date)
+    config = SimulatorConfig.from_settings(settings)
     with _progress() as progress:
         task = progress.add_task("generating source files", total=(end - start).days + 1)
         write_days(config, start, end, landing, progress=lambda n: progress.advance(task, n))

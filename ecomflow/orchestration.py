@@ -83,7 +83,7 @@ def land_simulated_day(day: dt.date) -> dict[str, int]:
     from ecomflow.sources.simulator import SimulatorConfig, write_day
 
     settings = get_settings()
-    config = SimulatorConfig(seed=settings.seed, n_customers=settings.n_customers, start_date=settings.start_date)
+    config = SimulatorConfig.from_settings(settings)
     return write_day(config, day, settings.landing)
 
 

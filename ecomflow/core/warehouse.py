@@ -441,9 +441,9 @@ def bind(conn: psycopg.Connection, query: str, params: dict | tuple | None = Non
 def read_arrow(query: str, url: str | None = None) -> pa.Table:
     """Run a bound ``query`` and return the result as Arrow through ADBC's PostgreSQL driver.
 
-    ADBC reads PostgreSQL's binary COPY output in C++ straight into Arrow (about 1.6M rows/s here, 3x the
-    text COPY of :func:`copy_out`, whose libpq loop hands Python one row at a time): the bulk read path for
-    feature and training tables.
+    ADBC reads PostgreSQL's binary COPY output in C++ straight into Arrow, several times faster than the text
+    COPY of :func:`copy_out`, whose libpq loop hands Python one row at a time (``docs/benchmarks.md``): the bulk
+    read path for feature and training tables.
     """
     import adbc_driver_postgresql.dbapi as adbc
 
@@ -503,7 +503,7 @@ def read_arrow_batches(query: str, url: str | None = None) -> Iterator[pa.Record
 def copy_out(conn: psycopg.Connection, query: str, params: dict | tuple | None = None) -> pa.Table:
     """Run ``query`` and return its result as an Arrow table, through ``COPY ... TO STDOUT``."""
     cursor = conn.cursor()
-    bound = sql.SQL(psycopg.ClientCursor(conn).mogrify(query, params) if params else query)
+    bound = sql.SQL(bind(conn, query, params))
     cursor.execute(sql.SQL("select * from ({}) as q limit 0").format(bound))
     fields = [(column.name, _ARROW_BY_OID.get(column.type_code, pa.string())) for column in cursor.description]
     buffer = io.BytesIO()

@@ -60,7 +60,7 @@ def load_history(
     from ecomflow.sources.simulator import SimulatorConfig, write_days
     from ecomflow.transform import ACTIVATION, run_dbt
 
-    config = SimulatorConfig(seed=settings.seed, n_customers=settings.n_customers, start_date=settings.start_date)
+    config = SimulatorConfig.from_settings(settings)
     write_days(config, first, last, settings.landing, progress=on_generated)
     ingest_range(settings.landing, first, last, on_day=on_loaded)
     run_dbt(["build", "--quiet", "--exclude", ACTIVATION])  # activation is built on scores, after publishing

@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ecomflow.core.settings import Settings
 from ecomflow.sources.contract import CHANNELS, REGIONS, TABLES, get_table
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,11 @@ class SimulatorConfig:
     seed: int = 42
     n_customers: int = 1_000
     start_date: dt.date = dt.date(2025, 1, 1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SimulatorConfig:
+        """The simulated business the settings describe (``ECOMFLOW_SEED``, ``_N_CUSTOMERS``, ``_START_DATE``)."""
+        return cls(seed=settings.seed, n_customers=settings.n_customers, start_date=settings.start_date)
 
     @property
     def n_sellers(self) -> int:
