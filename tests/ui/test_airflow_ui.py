@@ -13,42 +13,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from ui_browser import CHROMIUM_ARGS, ERROR_TEXT, TIMEOUT_MS
 
 from ecomflow.core.settings import DAGS_DIR
 from ecomflow.local import runtime
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LINKS_CHECK_DAGS = Path(__file__).parents[1] / "plugins" / "dags"
-# What the UI shows instead of a page when something is wrong (its English messages).
-ERROR_TEXT = re.compile(
-    r"Not Found|An unexpected error occurred|Dag Import Error|Request Failed|Internal Server Error|Unauthorized"
-)
-TIMEOUT_MS = 120_000  # a shared 2-core machine: the first load of a page compiles and fetches a lot
 
 
 def our_dag_ids() -> list[str]:
     """Every DAG of the platform: one per file in ``dags/`` (the DAG id is the file name)."""
     return sorted(path.stem for path in DAGS_DIR.glob("*.py") if not path.stem.startswith("_"))
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    message = f"{CHROMIUM} is missing: install Debian's chromium (`make chromium`, or `apt-get install chromium`)"
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
