@@ -5,11 +5,12 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN := $(UV) run --frozen
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help uv install chromium demo test up down status lint format bench
+.PHONY: help uv install chromium demo test test-fast up down status lint format bench
 
 help:
 	@echo "make demo   run the whole platform end to end on embedded services"
 	@echo "make test   run the test suite"
+	@echo "make test-fast  the everyday loop: units, ingest, warehouse, ml, dbt; no Airflow UI, no browser, no e2e"
 	@echo "make up / down / status / lint / format / bench"
 
 uv:
@@ -34,6 +35,10 @@ chromium:
 
 test: install chromium
 	$(RUN) pytest $(PYTEST_ARGS)
+
+# The everyday loop: everything but the end-to-end pipeline, the UIs in a browser and the deployment checks.
+test-fast: install
+	$(RUN) pytest --ignore=tests/e2e --ignore=tests/ui --ignore=tests/deploy $(PYTEST_ARGS)
 
 up: install
 	$(RUN) ecomflow up
