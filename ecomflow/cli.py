@@ -77,7 +77,7 @@ def start_core(settings: Settings, airflow: bool = True) -> dict[str, str]:
             try:
                 runtime.postgres(settings).start()
             except PostgresSetupError as error:
-                console.print(f"[red]PostgreSQL: {error}")
+                console.print(f"[red]PostgreSQL: {error}", soft_wrap=True)
                 raise typer.Exit(1) from error
     if airflow:
         with console.status("migrating Airflow's metadata database"):

@@ -164,8 +164,8 @@ class EmbeddedPostgres:
             reachable = False
         if not reachable:
             raise PostgresSetupError(
-                f"the server user {SYSTEM_USER} cannot run {postgres}: a parent of {self.server_dir} is closed to "
-                "other users; set ECOMFLOW_PG_SERVER_DIR to a directory it can traverse"
+                f"the server user {SYSTEM_USER} cannot run {postgres} (a parent directory is closed to other users); "
+                "set ECOMFLOW_PG_SERVER_DIR to a directory it can traverse"
             )
 
     def _adopt_old_cluster(self, entry: pwd.struct_passwd) -> None:

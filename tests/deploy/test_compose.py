@@ -12,6 +12,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import secrets
 import shlex
 import shutil
 import socket
@@ -555,14 +556,16 @@ def fresh_postgres(settings) -> Iterator[EmbeddedPostgres]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = EmbeddedPostgres(settings.state_dir / "compose-postgres" / "data", port)
+    server = EmbeddedPostgres(
+        settings.state_dir / "compose-postgres", port, secrets.token_urlsafe(16), settings.pg_server_dir
+    )
     server.start()
     with psycopg.connect(server.url(), autocommit=True) as conn:
         for name in ("warehouse", "airflow", "mlflow"):  # made by EmbeddedPostgres.start()
             conn.execute(f'drop database "{name}"')
     yield server
     server.stop()
-    shutil.rmtree(server.data_dir.parent, ignore_errors=True)
+    shutil.rmtree(server.cluster_dir, ignore_errors=True)
 
 
 def _run_init(server: EmbeddedPostgres, passwords: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -571,17 +574,10 @@ def _run_init(server: EmbeddedPostgres, passwords: dict[str, str]) -> subprocess
         "PGHOST": server.host,
         "PGPORT": str(server.port),
         "POSTGRES_USER": "postgres",
+        "PGPASSWORD": server.password,  # the image's entrypoint runs it over the socket, as the superuser
         **passwords,
     }
     return subprocess.run([str(INIT_DATABASES)], env=env, capture_output=True, text=True)
-
-
-def _require_passwords(server: EmbeddedPostgres) -> None:
-    """Make TCP logins of every role but the superuser check their password (initdb's default is trust)."""
-    hba = server.data_dir / "pg_hba.conf"
-    hba.write_text(f"host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n{hba.read_text()}")
-    with psycopg.connect(server.url(), autocommit=True) as conn:
-        conn.execute("select pg_reload_conf()")
 
 
 def _connect(url: str, server: EmbeddedPostgres, password: str | None = None) -> psycopg.Connection:
@@ -610,7 +606,6 @@ def test_init_script_creates_what_every_service_logs_in_to(fresh_postgres, servi
 
     result = _run_init(fresh_postgres, passwords)
     assert result.returncode == 0, result.stderr
-    _require_passwords(fresh_postgres)
 
     airflow, mlflow = services["airflow-scheduler"]["environment"], services["mlflow"]
     ini = configparser.ConfigParser()
