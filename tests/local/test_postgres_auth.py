@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,12 +155,17 @@ def test_the_server_runs_as_its_own_user_and_group(superuser):
 
 @as_root
 @pytest.mark.parametrize("mode", [0o600, 0o640])
-def test_the_server_cannot_read_roots_files(superuser, tmp_path_factory, mode):
-    directory = tmp_path_factory.mktemp("root-only")
-    directory.chmod(0o755)  # reachable: only the file's own mode protects it
-    secret = directory / "secret.txt"
-    secret.write_text("root's secret\n")
-    secret.chmod(mode)
-    os.chown(secret, 0, 0)
-    with pytest.raises(psycopg.Error, match="Permission denied"):
-        superuser.execute("select pg_read_file(%s)", (str(secret),))
+def test_the_server_cannot_read_roots_files(superuser, mode):
+    directory = Path(tempfile.mkdtemp(prefix="ecomflow-root-only-"))
+    try:
+        directory.chmod(0o755)  # reachable (pytest's tmp_path is not): only the file's own mode protects it
+        secret = directory / "secret.txt"
+        secret.write_text("root's secret\n")
+        os.chown(secret, 0, 0)
+        secret.chmod(mode)
+        with pytest.raises(psycopg.Error, match="Permission denied"):
+            superuser.execute("select pg_read_file(%s)", (str(secret),))
+        secret.chmod(0o644)  # the same file, readable by others: the server reads it, so the check above is real
+        assert superuser.execute("select pg_read_file(%s)", (str(secret),)).fetchone() == ("root's secret\n",)
+    finally:
+        shutil.rmtree(directory)
