@@ -22,6 +22,7 @@ from rich.table import Table
 from ecomflow.core.dates import day_range
 from ecomflow.core.settings import Settings, get_settings
 from ecomflow.local import runtime
+from ecomflow.local.postgres import POSTGRES_BIN_PATH, PostgresSetupError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
 console = Console()
@@ -70,7 +71,11 @@ def start_core(settings: Settings, airflow: bool = True) -> dict[str, str]:
     env = runtime.apply_env(settings)
     if settings.embedded_postgres:
         with console.status("starting PostgreSQL"):
-            runtime.postgres(settings).start()
+            try:
+                runtime.postgres(settings).start()
+            except PostgresSetupError as error:
+                console.print(f"[red]PostgreSQL: {error}", soft_wrap=True)
+                raise typer.Exit(1) from error
     if airflow:
         with console.status("migrating Airflow's metadata database"):
             runtime.migrate_airflow(env)
@@ -137,11 +142,9 @@ def psql(
 ) -> None:
     """Psql on the warehouse."""
     settings = get_settings()
-    from ecomflow.local.postgres import POSTGRES_BIN_PATH
-
     binary = shutil.which("psql") or str(POSTGRES_BIN_PATH / "psql")
     args = [binary, settings.warehouse, *(["-c", command] if command else [])]
-    raise typer.Exit(subprocess.run(args).returncode)
+    raise typer.Exit(subprocess.run(args, env={**os.environ, **runtime.pg_client_env(settings)}).returncode)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)

@@ -23,11 +23,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-STATE_DIR = Path(tempfile.mkdtemp(prefix="ecomflow-test-"))
-os.chmod(STATE_DIR, 0o755)
+STATE_DIR = Path(tempfile.mkdtemp(prefix="ecomflow-test-"))  # 0700, as the runtime keeps it
+# As root, the server's binaries and cluster live out of the state dir (its user cannot traverse it): here, not
+# yet existing, so the runtime creates it with the modes it checks.
+PG_SERVER_DIR = STATE_DIR.with_name(f"{STATE_DIR.name}-pg")
 os.environ.update(
     {
         "ECOMFLOW_STATE_DIR": str(STATE_DIR),
+        "ECOMFLOW_PG_SERVER_DIR": str(PG_SERVER_DIR),
         "ECOMFLOW_PG_PORT": str(_free_port()),
         "ECOMFLOW_MLFLOW_PORT": str(_free_port()),
         "ECOMFLOW_AIRFLOW_PORT": str(_free_port()),
@@ -58,6 +61,7 @@ def postgres(settings) -> Iterator[str]:
         sys.modules["airflow.settings"].dispose_orm()
     server.stop()
     shutil.rmtree(STATE_DIR, ignore_errors=True)
+    shutil.rmtree(PG_SERVER_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

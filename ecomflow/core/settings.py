@@ -31,6 +31,11 @@ class Settings(BaseSettings):
 
     pg_host: str = Field("127.0.0.1", description="Host the embedded PostgreSQL listens on (TCP).")
     pg_port: int = Field(54329, description="Port of the embedded PostgreSQL.")
+    pg_server_dir: Path = Field(
+        Path("/var/lib/ecomflow/postgres"),
+        description="As root only: where the embedded PostgreSQL's binaries and data live, out of the clone, so that "
+        "its unprivileged user reaches them from any clone location (root's home is 0700).",
+    )
     warehouse_url: str | None = Field(None, description="External warehouse; disables the embedded PostgreSQL.")
     airflow_db_url: str | None = Field(None, description="External Airflow metadata database (SQLAlchemy URL).")
     mlflow_tracking_uri: str | None = Field(None, description="External MLflow tracking server.")

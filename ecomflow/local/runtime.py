@@ -2,6 +2,11 @@
 
 Each service runs in its own session (process group) with a pid file and a log under the state directory,
 so ``ecomflow down`` can stop exactly what ``ecomflow up`` started, and nothing else.
+
+The state directory is 0700 and every secret in it 0600: ``secrets.json`` (generated once: Airflow's keys, the
+admin and PostgreSQL superuser passwords), ``pgpass`` (that password in libpq's format: every libpq client of
+the runtime, psql, psycopg, ADBC, Airflow's and MLflow's SQLAlchemy, finds it through ``PGPASSFILE``, so no URL
+or command line carries it) and ``airflow/passwords.json``.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 
 from ecomflow.core.settings import DAGS_DIR, DBT_PROJECT_DIR, PLUGINS_DIR, Settings
-from ecomflow.local.postgres import EmbeddedPostgres
+from ecomflow.local.postgres import SUPERUSER, EmbeddedPostgres, write_private
 
 BIN = Path(sys.executable).parent
 
@@ -37,23 +42,51 @@ class Service:
 
 def postgres(settings: Settings) -> EmbeddedPostgres:
     """The embedded PostgreSQL of ``settings``."""
-    return EmbeddedPostgres(settings.state_dir / "postgres" / "data", settings.pg_port, settings.pg_host)
+    password = runtime_secrets(settings)["postgres_password"]
+    return EmbeddedPostgres(
+        settings.state_dir / "postgres", settings.pg_port, password, settings.pg_server_dir, settings.pg_host
+    )
+
+
+def state_dir(settings: Settings) -> Path:
+    """The state directory, created if missing and kept 0700: it holds the runtime's secrets."""
+    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.state_dir.chmod(0o700)
+    return settings.state_dir
+
+
+SECRETS = {
+    "fernet_key": lambda: Fernet.generate_key().decode(),
+    "jwt_secret": lambda: secrets.token_urlsafe(32),
+    "admin_password": lambda: secrets.token_urlsafe(12),
+    "postgres_password": lambda: secrets.token_urlsafe(24),
+}
 
 
 def runtime_secrets(settings: Settings) -> dict[str, str]:
-    """Secrets of the embedded runtime, generated once and kept in the (git-ignored) state directory."""
-    path = settings.state_dir / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    values = {
-        "fernet_key": Fernet.generate_key().decode(),
-        "jwt_secret": secrets.token_urlsafe(32),
-        "admin_password": secrets.token_urlsafe(12),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(values))
-    path.chmod(0o600)
+    """Secrets of the embedded runtime, generated once (a missing one is added) and kept 0600 in the state dir."""
+    path = state_dir(settings) / "secrets.json"
+    values = json.loads(path.read_text()) if path.exists() else {}
+    missing = {name: make() for name, make in SECRETS.items() if name not in values}
+    if missing or path.stat().st_mode & 0o077:
+        values |= missing
+        write_private(path, json.dumps(values))
     return values
+
+
+def pgpass(settings: Settings) -> Path:
+    """The libpq password file of the embedded server's superuser (0600), written if it differs."""
+    path = state_dir(settings) / "pgpass"
+    password = runtime_secrets(settings)["postgres_password"]
+    line = f"{settings.pg_host}:{settings.pg_port}:*:{SUPERUSER}:{password}\n"
+    if not path.exists() or path.read_text() != line or path.stat().st_mode & 0o077:
+        write_private(path, line)
+    return path
+
+
+def pg_client_env(settings: Settings) -> dict[str, str]:
+    """What a libpq client of the embedded server needs to log in (nothing for external databases)."""
+    return {"PGPASSFILE": str(pgpass(settings))} if settings.embedded_postgres else {}
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -68,11 +101,16 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "ECOMFLOW_WAREHOUSE_HOST": url.hostname or "127.0.0.1",
         "ECOMFLOW_WAREHOUSE_PORT": str(url.port or 5432),
         "ECOMFLOW_WAREHOUSE_USER": url.username or "postgres",
-        "ECOMFLOW_WAREHOUSE_PASSWORD": url.password or "",
+        "ECOMFLOW_WAREHOUSE_PASSWORD": url.password or _embedded_password(settings),
         "ECOMFLOW_WAREHOUSE_DBNAME": url.path.lstrip("/") or "warehouse",
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     }
+
+
+def _embedded_password(settings: Settings) -> str:
+    """The superuser's password when the warehouse is the embedded server, else ``""``."""
+    return runtime_secrets(settings)["postgres_password"] if settings.warehouse_url is None else ""
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:
@@ -83,7 +121,9 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     passwords = home / "passwords.json"
     if not passwords.exists():
         home.mkdir(parents=True, exist_ok=True)
-        passwords.write_text(json.dumps({settings.airflow_user: keys["admin_password"]}))
+        write_private(passwords, json.dumps({settings.airflow_user: keys["admin_password"]}))
+    elif passwords.stat().st_mode & 0o077:
+        passwords.chmod(0o600)
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
@@ -109,6 +149,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
 def runtime_env(settings: Settings) -> dict[str, str]:
     """Every variable the runtime's processes need: ecomflow's own, Airflow's, dbt's and MLflow's."""
     env = {
+        **pg_client_env(settings),
         "ECOMFLOW_STATE_DIR": str(settings.state_dir),
         "ECOMFLOW_PG_PORT": str(settings.pg_port),
         "MLFLOW_TRACKING_URI": settings.mlflow_uri,

@@ -12,10 +12,12 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import secrets
 import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
@@ -37,6 +39,9 @@ ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 DOCKERFILE = PROJECT_ROOT / "docker" / "Dockerfile"
 DOCKERIGNORE = PROJECT_ROOT / ".dockerignore"
 INIT_DATABASES = PROJECT_ROOT / "docker" / "postgres" / "init-databases.sh"
+MLFLOW_ENTRYPOINT = PROJECT_ROOT / "docker" / "mlflow" / "entrypoint.sh"
+SERVICE_ACCOUNT = PROJECT_ROOT / "docker" / "mlflow" / "service_account.py"
+REDIS_ENTRYPOINT = PROJECT_ROOT / "docker" / "redis" / "entrypoint.sh"
 GENERATE_SECRETS = PROJECT_ROOT / "docker" / "generate-secrets.sh"
 
 # The naming rule docker/generate-secrets.sh fills values by.
@@ -369,8 +374,10 @@ def test_no_default_login_anywhere(compose, env_example, dotenv, services):
         assert password is None or password in secrets, f"{url!r} carries a password that is not from .env"
     assert "_AIRFLOW_WWW_USER" not in COMPOSE.read_text(), "the image's default-user variables are not used"
     script = command(services[INIT])[-1]
-    create = next(shlex.split(line) for line in script.splitlines() if line.startswith("airflow users create"))
-    assert create[create.index("--password") + 1] == "${AIRFLOW_ADMIN_PASSWORD}"
+    line = next(line for line in script.splitlines() if "airflow users create" in line)
+    feed, create = (shlex.split(part) for part in line.split("|"))
+    assert "--password" not in create, "the admin password must not be on a command line"
+    assert feed[0] == "printf" and feed[2:] == ["${AIRFLOW_ADMIN_PASSWORD}"] * 2, "typed twice at the prompt"
     assert create[create.index("--role") + 1] == "Admin"
 
 
@@ -478,7 +485,7 @@ def test_init_service_migrates_with_the_runtimes_command(services):
     assert args[:2] == ["bash", "-c"] and "set -euo pipefail" in args[2], "a failed step must fail the init service"
     lines = [line.strip() for line in args[2].splitlines()]
     assert expected in lines, f"{INIT} does not run `{expected}`"
-    assert lines.index(expected) < next(i for i, line in enumerate(lines) if line.startswith("airflow users create"))
+    assert lines.index(expected) < next(i for i, line in enumerate(lines) if "airflow users create" in line)
 
 
 def test_mlflow_runs_the_runtimes_server_command_with_basic_auth(services, runtime_settings):
@@ -511,10 +518,13 @@ def test_mlflow_auth_config_and_environment(services, image_root, dotenv, runtim
     assert (auth_db.hostname, auth_db.username) == (store.hostname, store.username)
     assert auth_db.path != store.path, "the auth store needs a database of its own"
     assert "admin_password" not in ini["mlflow"]
-    # The workers log runs as the admin, with the password the server bootstraps the admin with.
+    # The workers log runs as the service account the mlflow service creates at start-up, not as the admin.
     worker = services[WORKER]["environment"]
-    assert worker["MLFLOW_TRACKING_USERNAME"] == env["MLFLOW_AUTH_ADMIN_USERNAME"]
-    assert worker["MLFLOW_TRACKING_PASSWORD"] == env["MLFLOW_AUTH_ADMIN_PASSWORD"] == dotenv["MLFLOW_ADMIN_PASSWORD"]
+    assert worker["MLFLOW_TRACKING_USERNAME"] == env["MLFLOW_SERVICE_USERNAME"] != env["MLFLOW_AUTH_ADMIN_USERNAME"]
+    assert worker["MLFLOW_TRACKING_PASSWORD"] == env["MLFLOW_SERVICE_PASSWORD"] == dotenv["MLFLOW_AIRFLOW_PASSWORD"]
+    assert worker["MLFLOW_TRACKING_PASSWORD"] != env["MLFLOW_AUTH_ADMIN_PASSWORD"]
+    entrypoint = mlflow["entrypoint"]
+    assert to_repo(entrypoint[-1], image_root) == MLFLOW_ENTRYPOINT and os.access(MLFLOW_ENTRYPOINT, os.X_OK)
 
 
 def test_airflow_environment_matches_the_runtimes(compose, services, image_root, runtime_settings):
@@ -546,6 +556,98 @@ def test_airflow_environment_matches_the_runtimes(compose, services, image_root,
             assert service["environment"] == {**service["environment"], **shared}, f"{name}'s environment differs"
 
 
+# --- least privilege -----------------------------------------------------------------------------------------
+
+AIRFLOW_SERVICES = {"airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor"}
+AIRFLOW_SERVICES |= {"airflow-triggerer", WORKER}
+# Which services may hold each secret: what each one uses, and nothing else.
+SECRET_HOLDERS = {
+    "POSTGRES_PASSWORD": {"postgres"},
+    "AIRFLOW_DB_PASSWORD": {"postgres", *AIRFLOW_SERVICES},
+    "MLFLOW_DB_PASSWORD": {"postgres", "mlflow"},
+    "WAREHOUSE_DB_PASSWORD": {"postgres", WORKER},
+    "REDIS_PASSWORD": {"redis", "airflow-scheduler", WORKER},
+    "AIRFLOW_ADMIN_PASSWORD": {INIT},
+    # Airflow's own keys: its components sign and check each other's tokens, and read encrypted connections.
+    "AIRFLOW_FERNET_KEY": AIRFLOW_SERVICES,
+    "AIRFLOW_JWT_SECRET": AIRFLOW_SERVICES,
+    "AIRFLOW_API_SECRET_KEY": AIRFLOW_SERVICES,
+    "MLFLOW_ADMIN_PASSWORD": {"mlflow"},
+    "MLFLOW_FLASK_SERVER_SECRET_KEY": {"mlflow"},
+    "MLFLOW_AIRFLOW_PASSWORD": {"mlflow", WORKER},
+}
+
+
+def test_each_service_gets_only_the_secrets_it_uses(services, dotenv, env_example):
+    secrets_ = {name: dotenv[name] for name in env_example if SECRET.search(name)}
+    assert set(secrets_) == set(SECRET_HOLDERS), "a secret of .env.example is not classified here"
+    holders = {
+        name: {service for service, spec in services.items() if any(value in text for text in strings(spec))}
+        for name, value in secrets_.items()
+    }
+    assert holders == SECRET_HOLDERS
+
+
+def test_uis_are_published_on_the_loopback_unless_configured(compose_raw, services, env_example):
+    assert env_example["PUBLISH_ADDRESS"] == "127.0.0.1"
+    for name in ("airflow-api-server", "mlflow"):
+        (raw,) = compose_raw["services"][name]["ports"]
+        assert raw.startswith("${PUBLISH_ADDRESS}:"), f"{name} publishes {raw}"
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond the loopback interface"
+
+
+def _command_lines(service: dict) -> list[str]:
+    """Every command line a service runs: entrypoint, command (each line of a shell script) and healthcheck."""
+    parts = [*service.get("entrypoint", []), *command(service), *(service.get("healthcheck") or {}).get("test", [])]
+    return [line for part in parts for line in str(part).splitlines()]
+
+
+def test_no_password_on_a_command_line(services, dotenv, env_example):
+    secret_values = [dotenv[name] for name in env_example if SECRET.search(name)]
+    for name, service in services.items():
+        for line in _command_lines(service):
+            assert not any(value in line for value in secret_values), f"{name} runs a secret: {line!r}"
+            assert not re.search(r"--(password|requirepass)\b", line), f"{name} passes a password option: {line!r}"
+            for ref, _ in references(line.replace("$$", "$")):
+                if SECRET.search(ref):
+                    fed = [part.strip() for part in line.split("|")]
+                    assert fed[0].startswith("printf ") and len(fed) == 2, f"{name} expands ${ref} into {line!r}"
+    redis = REDIS_ENTRYPOINT.read_text()
+    assert "requirepass" in redis and "unset REDIS_PASSWORD" in redis and os.access(REDIS_ENTRYPOINT, os.X_OK)
+
+
+def _run_service_account(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    ini = tmp_path / "basic_auth.ini"
+    ini.write_text(
+        f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{tmp_path / 'auth.db'}\n"
+        "admin_username = admin\nauthorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    variables = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "MLFLOW_AUTH_CONFIG_PATH": str(ini)}
+    return subprocess.run(
+        ["bash", str(MLFLOW_ENTRYPOINT), "env"], env={**variables, **env}, capture_output=True, text=True
+    )
+
+
+def test_the_mlflow_service_account_is_created_at_start_and_is_no_admin(tmp_path):
+    from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
+    first = _run_service_account(tmp_path, MLFLOW_SERVICE_USERNAME="airflow", MLFLOW_SERVICE_PASSWORD="first-pw-1234")
+    assert first.returncode == 0, first.stderr
+    assert "MLFLOW_SERVICE_PASSWORD" not in first.stdout, "the server must not inherit the account's password"
+    store = SqlAlchemyStore()
+    store.init_db(f"sqlite:///{tmp_path / 'auth.db'}")
+    assert store.authenticate_user("airflow", "first-pw-1234")
+    store.update_user("airflow", is_admin=True)  # whatever happened meanwhile, a start puts it right
+    again = _run_service_account(tmp_path, MLFLOW_SERVICE_USERNAME="airflow", MLFLOW_SERVICE_PASSWORD="second-pw-1234")
+    assert again.returncode == 0, again.stderr
+    assert store.authenticate_user("airflow", "second-pw-1234") and not store.authenticate_user(
+        "airflow", "first-pw-1234"
+    )
+    assert store.get_user("airflow").is_admin is False
+
+
 # --- PostgreSQL: the init script on a fresh cluster, and every URL of the compose file ----------------------
 
 
@@ -555,14 +657,16 @@ def fresh_postgres(settings) -> Iterator[EmbeddedPostgres]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = EmbeddedPostgres(settings.state_dir / "compose-postgres" / "data", port)
+    server = EmbeddedPostgres(
+        settings.state_dir / "compose-postgres", port, secrets.token_urlsafe(16), settings.pg_server_dir
+    )
     server.start()
     with psycopg.connect(server.url(), autocommit=True) as conn:
         for name in ("warehouse", "airflow", "mlflow"):  # made by EmbeddedPostgres.start()
             conn.execute(f'drop database "{name}"')
     yield server
     server.stop()
-    shutil.rmtree(server.data_dir.parent, ignore_errors=True)
+    shutil.rmtree(server.cluster_dir, ignore_errors=True)
 
 
 def _run_init(server: EmbeddedPostgres, passwords: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -571,17 +675,10 @@ def _run_init(server: EmbeddedPostgres, passwords: dict[str, str]) -> subprocess
         "PGHOST": server.host,
         "PGPORT": str(server.port),
         "POSTGRES_USER": "postgres",
+        "PGPASSWORD": server.password,  # the image's entrypoint runs it over the socket, as the superuser
         **passwords,
     }
     return subprocess.run([str(INIT_DATABASES)], env=env, capture_output=True, text=True)
-
-
-def _require_passwords(server: EmbeddedPostgres) -> None:
-    """Make TCP logins of every role but the superuser check their password (initdb's default is trust)."""
-    hba = server.data_dir / "pg_hba.conf"
-    hba.write_text(f"host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n{hba.read_text()}")
-    with psycopg.connect(server.url(), autocommit=True) as conn:
-        conn.execute("select pg_reload_conf()")
 
 
 def _connect(url: str, server: EmbeddedPostgres, password: str | None = None) -> psycopg.Connection:
@@ -610,9 +707,8 @@ def test_init_script_creates_what_every_service_logs_in_to(fresh_postgres, servi
 
     result = _run_init(fresh_postgres, passwords)
     assert result.returncode == 0, result.stderr
-    _require_passwords(fresh_postgres)
 
-    airflow, mlflow = services["airflow-scheduler"]["environment"], services["mlflow"]
+    airflow, mlflow = services[WORKER]["environment"], services["mlflow"]
     ini = configparser.ConfigParser()
     ini.read(to_repo(mlflow["environment"]["MLFLOW_AUTH_CONFIG_PATH"], image_root))
     pgpassword = mlflow["environment"]["PGPASSWORD"]

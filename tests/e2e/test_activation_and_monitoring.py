@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import secrets
 
 import numpy as np
 import psycopg
@@ -149,8 +150,9 @@ def test_credit_offers_follow_the_policy(warehouse):
 def test_analyst_reads_the_activation_marts(pipeline, settings):
     with psycopg.connect(settings.warehouse, autocommit=True) as admin:
         admin.execute(f"drop role if exists {ANALYST_LOGIN}")
-        admin.execute(f"create role {ANALYST_LOGIN} login in role analyst")
-    url = settings.warehouse.replace("postgres@", f"{ANALYST_LOGIN}@", 1)
+        password = secrets.token_urlsafe(16)
+        admin.execute(f"create role {ANALYST_LOGIN} login password '{password}' in role analyst")
+    url = settings.warehouse.replace("postgres@", f"{ANALYST_LOGIN}:{password}@", 1)
     with psycopg.connect(url, autocommit=True) as analyst:
         for relation in ("activation.marketing_audiences", "activation.credit_offers"):
             assert analyst.execute(f"select count(*) from {relation}").fetchone()[0] > 0

@@ -1,12 +1,14 @@
 """The ``analyst`` role that dbt grants: reads marts and features, writes nothing, never sees ``raw``.
 
 Runs on the warehouse the end-to-end pipeline built, connecting as a real login user that is a member of
-``analyst`` — the way an analyst is set up (``create role alice login; grant analyst to alice``).
+``analyst`` with a password — the way an analyst is set up (``create role alice login password '...' in role
+analyst``); the embedded server checks it (tests/local/test_postgres_auth.py).
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 
 import psycopg
@@ -14,14 +16,15 @@ import pytest
 from psycopg import errors
 
 ANALYST_LOGIN = "analyst_alice"
+ANALYST_PASSWORD = secrets.token_urlsafe(16)
 
 
 @pytest.fixture(scope="module")
 def as_analyst(pipeline, settings):
     with psycopg.connect(settings.warehouse, autocommit=True) as admin:
         admin.execute(f"drop role if exists {ANALYST_LOGIN}")
-        admin.execute(f"create role {ANALYST_LOGIN} login in role analyst")
-    url = settings.warehouse.replace("postgres@", f"{ANALYST_LOGIN}@", 1)
+        admin.execute(f"create role {ANALYST_LOGIN} login password '{ANALYST_PASSWORD}' in role analyst")
+    url = settings.warehouse.replace("postgres@", f"{ANALYST_LOGIN}:{ANALYST_PASSWORD}@", 1)
     with psycopg.connect(url, autocommit=True) as conn:
         yield conn
 
