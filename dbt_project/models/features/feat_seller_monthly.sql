@@ -101,17 +101,17 @@ spine as (
 
 ),
 {% for window in windows %}
-{{ window.name }} as (
+    {{ window.name }} as (
 
-    select
-        spine.seller_id,
-        spine.as_of_date,
-        {{ window.measures | join(',\n        ') }}
-    from spine
-    {{ known_window(window.relation, window.date_column, window.since, window.get('until')) }}
-    group by 1, 2
+        select
+            spine.seller_id,
+            spine.as_of_date,
+            {{ window.measures | join(',\n            ') }}
+        from spine
+        {{ known_window(window.relation, window.date_column, window.since, window.get('until')) }}
+        group by 1, 2
 
-),
+    ),
 {% endfor %}
 installments_known as (
 
