@@ -1,6 +1,28 @@
 {{ config(contract={'enforced': true}) }}
 -- One row per seller per month start M, from rows both dated and known (landed) strictly before M:
 -- a repayment booked after M does not count as paid at M, so days past due are what we knew then.
+-- Each windowed measure joins the seller × month spine to its rows dated in the window and known before M
+-- (macros/known_window.sql), one CTE per entry of `windows`.
+{%- set windows = [
+    {'name': 'sales', 'relation': 'lines', 'date_column': 'order_date', 'since': '3 months', 'measures': [
+        "sum(lines.amount) filter (where lines.order_date >= spine.as_of_date - interval '1 month') as gmv_1m",
+        "sum(lines.amount) as gmv_3m",
+        "count(distinct lines.order_id) filter (where lines.order_date >= spine.as_of_date - interval '1 month')\n            as orders_1m",
+        "count(distinct lines.order_id) as orders_3m",
+        "count(*) as lines_3m",
+    ]},
+    {'name': 'prior_sales', 'relation': 'lines', 'date_column': 'order_date', 'since': '6 months',
+        'until': '3 months', 'measures': ["sum(lines.amount) as gmv_prior_3m"]},
+    {'name': 'deliveries', 'relation': 'shipments', 'date_column': 'delivered_at', 'since': '3 months', 'measures': [
+        "avg(case when shipments.delivered_at > shipments.promised_at then 1.0 else 0.0 end) as late_delivery_rate_3m",
+    ]},
+    {'name': 'seller_returns', 'relation': 'returns', 'date_column': 'returned_at', 'since': '3 months',
+        'measures': ["count(*) as returns_3m"]},
+    {'name': 'seller_reviews', 'relation': 'reviews', 'date_column': 'reviewed_at', 'since': '3 months',
+        'measures': ["avg(reviews.rating)::double precision as avg_review_3m"]},
+    {'name': 'stock', 'relation': 'inventory', 'date_column': 'snapshot_date', 'since': '1 month',
+        'measures': ["avg(inventory.on_hand)::double precision as avg_on_hand_1m"]},
+] %}
 with
 
 sellers as (
@@ -9,63 +31,51 @@ sellers as (
 
 ),
 
-order_items as (
+calendar as (
 
-    select * from {{ ref('stg_ecom__order_items') }}
+    select * from {{ ref('dim_date') }}
 
 ),
 
-orders as (
+lines as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_order_lines_dated') }}
 
 ),
 
 shipments as (
 
-    select * from {{ ref('stg_ecom__shipments') }}
+    select * from {{ ref('fct_shipments') }}
 
 ),
 
 returns as (
 
-    select * from {{ ref('stg_ecom__returns') }}
+    select * from {{ ref('int_returns_attributed') }}
 
 ),
 
 reviews as (
 
-    select * from {{ ref('stg_ecom__reviews') }}
-
-),
-
-products as (
-
-    select * from {{ ref('stg_ecom__products') }}
+    select * from {{ ref('int_reviews_attributed') }}
 
 ),
 
 inventory as (
 
-    select * from {{ ref('stg_ecom__inventory') }}
+    select * from {{ ref('fct_inventory_daily') }}
 
 ),
 
-loans as (
+installments as (
 
-    select * from {{ ref('stg_ecom__loans') }}
-
-),
-
-schedule as (
-
-    select * from {{ ref('stg_ecom__loan_schedule') }}
+    select * from {{ ref('int_loan_installments_scheduled') }}
 
 ),
 
 repayments as (
 
-    select * from {{ ref('stg_ecom__repayments') }}
+    select * from {{ ref('fct_repayments') }}
 
 ),
 
@@ -73,11 +83,11 @@ months as (
 
     select
         generate_series(
-            date_trunc('month', min(_partition_date)) + interval '1 month',
-            date_trunc('month', max(_partition_date)) + interval '1 month',
+            date_trunc('month', min(date_day)) + interval '1 month',
+            date_trunc('month', max(date_day)) + interval '1 month',
             interval '1 month'
         )::date as as_of_date
-    from {{ source('ecom', 'orders') }}
+    from calendar
 
 ),
 
@@ -90,147 +100,37 @@ spine as (
     inner join months on sellers.onboarded_date < months.as_of_date
 
 ),
+{% for window in windows %}
+    {{ window.name }} as (
 
-lines as (
+        select
+            spine.seller_id,
+            spine.as_of_date,
+            {{ window.measures | join(',\n            ') }}
+        from spine
+        {{ known_window(window.relation, window.date_column, window.since, window.get('until')) }}
+        group by 1, 2
 
-    select
-        order_items.seller_id,
-        orders.order_date,
-        greatest(orders.known_date, order_items.known_date) as known_date,
-        order_items.order_id,
-        order_items.line_number,
-        order_items.quantity * order_items.unit_price as amount
-    from order_items
-    inner join orders on order_items.order_id = orders.order_id
-
-),
-
-sales as (
-
-    select
-        spine.seller_id,
-        spine.as_of_date,
-        sum(lines.amount) filter (where lines.order_date >= spine.as_of_date - interval '1 month') as gmv_1m,
-        sum(lines.amount) as gmv_3m,
-        count(distinct lines.order_id) filter (where lines.order_date >= spine.as_of_date - interval '1 month')
-            as orders_1m,
-        count(distinct lines.order_id) as orders_3m,
-        count(*) as lines_3m
-    from spine
-    inner join lines
-        on spine.seller_id = lines.seller_id
-        and lines.order_date >= spine.as_of_date - interval '3 months'
-        and lines.order_date < spine.as_of_date
-        and lines.known_date < spine.as_of_date
-    group by 1, 2
-
-),
-
-prior_sales as (
-
-    select
-        spine.seller_id,
-        spine.as_of_date,
-        sum(lines.amount) as gmv_prior_3m
-    from spine
-    inner join lines
-        on spine.seller_id = lines.seller_id
-        and lines.order_date >= spine.as_of_date - interval '6 months'
-        and lines.order_date < spine.as_of_date - interval '3 months'
-        and lines.known_date < spine.as_of_date
-    group by 1, 2
-
-),
-
-deliveries as (
-
-    select
-        spine.seller_id,
-        spine.as_of_date,
-        avg(case when shipments.delivered_at > shipments.promised_at then 1.0 else 0.0 end) as late_delivery_rate_3m
-    from spine
-    inner join shipments
-        on spine.seller_id = shipments.seller_id
-        and shipments.delivered_at >= spine.as_of_date - interval '3 months'
-        and shipments.delivered_at < spine.as_of_date
-        and shipments.known_date < spine.as_of_date
-    group by 1, 2
-
-),
-
-seller_returns as (
-
-    select
-        spine.seller_id,
-        spine.as_of_date,
-        count(*) as returns_3m
-    from spine
-    inner join lines on spine.seller_id = lines.seller_id
-    inner join returns
-        on lines.order_id = returns.order_id
-        and lines.line_number = returns.line_number
-        and returns.returned_at >= spine.as_of_date - interval '3 months'
-        and returns.returned_at < spine.as_of_date
-        and returns.known_date < spine.as_of_date
-    group by 1, 2
-
-),
-
-seller_reviews as (
-
-    select
-        spine.seller_id,
-        spine.as_of_date,
-        avg(reviews.rating)::double precision as avg_review_3m
-    from spine
-    inner join products on spine.seller_id = products.seller_id
-    inner join reviews
-        on products.product_id = reviews.product_id
-        and reviews.reviewed_at >= spine.as_of_date - interval '3 months'
-        and reviews.reviewed_at < spine.as_of_date
-        and reviews.known_date < spine.as_of_date
-    group by 1, 2
-
-),
-
-stock as (
-
-    select
-        spine.seller_id,
-        spine.as_of_date,
-        avg(inventory.on_hand)::double precision as avg_on_hand_1m
-    from spine
-    inner join inventory
-        on spine.seller_id = inventory.seller_id
-        and inventory.snapshot_date >= spine.as_of_date - interval '1 month'
-        and inventory.snapshot_date < spine.as_of_date
-        and inventory.known_date < spine.as_of_date
-    group by 1, 2
-
-),
-
+    ),
+{% endfor %}
 installments_known as (
 
     select
         spine.seller_id,
         spine.as_of_date,
-        loans.loan_id,
-        loans.principal,
-        loans.originated_at,
-        schedule.installment_number,
-        schedule.due_date,
-        schedule.amount_due,
+        installments.loan_id,
+        installments.principal,
+        installments.originated_at,
+        installments.installment_number,
+        installments.due_date,
+        installments.amount_due,
         coalesce(sum(repayments.amount), 0) as paid_known,
         max(repayments.paid_at)::date as last_paid_date
     from spine
-    inner join loans
-        on spine.seller_id = loans.seller_id
-        and loans.originated_at < spine.as_of_date
-        and loans.known_date < spine.as_of_date
-    inner join schedule on loans.loan_id = schedule.loan_id
+    {{ known_window('installments', 'originated_at') }}
     left join repayments
-        on schedule.loan_id = repayments.loan_id
-        and schedule.installment_number = repayments.installment_number
+        on installments.loan_id = repayments.loan_id
+        and installments.installment_number = repayments.installment_number
         and repayments.paid_at < spine.as_of_date
         and repayments.known_date < spine.as_of_date
     group by 1, 2, 3, 4, 5, 6, 7, 8

@@ -17,7 +17,7 @@ orders as (
 
 last_day as (
 
-    select {{ last_loaded_date() }} as last_loaded_date
+    select {{ last_loaded_date(calendar=true) }} as last_loaded_date
 
 ),
 

@@ -16,7 +16,7 @@ installments as (
 
 last_day as (
 
-    select {{ last_loaded_date() }} as last_loaded_date
+    select {{ last_loaded_date(calendar=true) }} as last_loaded_date
 
 ),
 

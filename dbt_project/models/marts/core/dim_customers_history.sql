@@ -5,21 +5,7 @@ with
 
 versions as (
 
-    select
-        customer_id,
-        signup_at,
-        signup_channel,
-        region,
-        city,
-        age_band,
-        gender,
-        marketing_opt_in,
-        updated_at,
-        _partition_date as known_date,
-        row_number() over (
-            partition by customer_id, updated_at order by _partition_date desc, _loaded_at desc
-        ) as duplicate_rank
-    from {{ source('ecom', 'customers') }}
+    select * from {{ ref('stg_ecom__customer_versions') }}
 
 ),
 
@@ -39,7 +25,6 @@ final as (
         row_number() over by_customer as version_number,
         known_date
     from versions
-    where duplicate_rank = 1
     window by_customer as (partition by customer_id order by updated_at)
 
 )

@@ -1,19 +1,16 @@
 -- One row per calendar day the business has data for, with the calendar attributes analysts group by.
 with
 
-bounds as (
+loaded as (
 
-    select
-        min(_partition_date) as first_date,
-        max(_partition_date) as last_date
-    from {{ source('ecom', 'orders') }}
+    select * from {{ ref('stg_ecom__loaded_range') }}
 
 ),
 
 days as (
 
-    select generate_series(first_date, last_date, interval '1 day')::date as date_day
-    from bounds
+    select generate_series(first_loaded_date, last_loaded_date, interval '1 day')::date as date_day
+    from loaded
 
 ),
 

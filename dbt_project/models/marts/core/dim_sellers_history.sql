@@ -4,16 +4,7 @@ with
 
 versions as (
 
-    select
-        seller_id,
-        seller_name,
-        size_band,
-        category,
-        region,
-        onboarded_at,
-        _partition_date as known_date,
-        row_number() over (partition by seller_id, _partition_date order by _loaded_at desc) as duplicate_rank
-    from {{ source('ecom', 'sellers') }}
+    select * from {{ ref('stg_ecom__seller_versions') }}
 
 ),
 
@@ -23,7 +14,6 @@ numbered as (
         *,
         row_number() over (partition by seller_id order by known_date) as version_number
     from versions
-    where duplicate_rank = 1
 
 ),
 

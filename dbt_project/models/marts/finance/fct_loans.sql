@@ -1,5 +1,6 @@
 -- The loan book: one row per loan as of the last loaded day — what is due and paid, how late it runs and
--- whether it defaulted.
+-- whether it defaulted. Each instalment is aged as of that day: days past due (for a settled one, how late it
+-- settled; for an open one past its due date, how late it is now) and the day it reached the default threshold.
 with
 
 loans as (
@@ -10,7 +11,42 @@ loans as (
 
 installments as (
 
-    select * from {{ ref('int_loan_installments_aged') }}
+    select * from {{ ref('fct_loan_installments') }}
+
+),
+
+last_day as (
+
+    select {{ last_loaded_date() }} as last_loaded_date
+
+),
+
+aged as (
+
+    select
+        installments.loan_id,
+        installments.amount_due,
+        installments.amount_paid,
+        installments.is_settled,
+        greatest(
+            coalesce(installments.settled_date, last_day.last_loaded_date) - installments.due_date, 0
+        ) as days_past_due,
+        installments.due_date <= last_day.last_loaded_date as is_due,
+        installments.due_date
+    from installments
+    cross join last_day
+
+),
+
+aged_with_default as (
+
+    select
+        *,
+        case
+            when days_past_due >= {{ var('credit_default_dpd') }}::int
+                then due_date + {{ var('credit_default_dpd') }}::int
+        end as default_date
+    from aged
 
 ),
 
@@ -27,7 +63,7 @@ per_loan as (
         max(days_past_due) filter (where not is_settled) as current_days_past_due,
         max(days_past_due) as max_days_past_due,
         min(default_date) as default_date
-    from installments
+    from aged_with_default
     group by loan_id
 
 ),
