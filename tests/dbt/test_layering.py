@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 import pytest
 import yaml
 
-from ecomflow.settings import DBT_PROJECT_DIR
+from ecomflow.core.settings import DBT_PROJECT_DIR
 
 FEATURE_INPUTS = ("intermediate", "marts", "features")
 """The layers a feature model may read."""
