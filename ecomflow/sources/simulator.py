@@ -9,9 +9,10 @@ Customers buy in one of two regimes (``SimulatorConfig.regime``). The default, `
 BG/NBD story a CLV analyst fits: purchase rates are gamma-distributed across customers (most buy once or twice,
 a minority often), and after each purchase a customer leaves for good with a beta-distributed probability;
 demand follows the week, the year (a Q4 peak, January and summer sales) and promotion days. Browsing is noisy
-and only loosely tied to buying: active buyers browse more, and some purchases are preceded by a visit in the
-week before. Because leaving depends on past purchases, each customer's purchase days are drawn a block of days
-at a time, in order, from the seed alone: a day is still a pure function of (seed, day). The ``easy`` regime
+and only loosely tied to buying: active buyers browse more, and most purchases are preceded by a visit or two
+in the weeks before. Because leaving depends on past purchases, each customer's purchase days are drawn a
+block of days at a time, in order, from the seed alone: a day is still a pure function of (seed, day). The
+``easy`` regime
 keeps the first simulator's customers: weekly in-market episodes raise browsing and add-to-cart a week before
 they raise purchases, which makes next-14-day buyers far easier to rank than real ones.
 
@@ -57,7 +58,9 @@ RATE_SHAPE, RATE_SCALE = 0.45, 0.02
 DROPOUT_A, DROPOUT_B = 1.0, 2.5
 CONVERSION = 0.7  # share of sign-ups who ever make a first purchase
 BLOCK_DAYS = 365  # purchase days are drawn a block at a time
-LEAD_DAYS = 7  # a purchase may be preceded by a visit up to this many days before
+# Visits leading up to a purchase: Binomial(LEAD_VISITS, LEAD_SHARE) of them, each Geometric(LEAD_GAP) days
+# before it (at most LEAD_DAYS).
+LEAD_VISITS, LEAD_SHARE, LEAD_GAP, LEAD_DAYS = 2, 0.45, 0.12, 21
 WEEKDAY_DEMAND = (1.0, 0.95, 0.95, 1.0, 1.05, 1.15, 1.1)
 MONTH_DEMAND = (1.15, 0.9, 0.95, 0.95, 1.0, 0.95, 1.1, 0.9, 0.95, 1.0, 1.4, 1.6)
 
@@ -265,12 +268,12 @@ def _demand(config: SimulatorConfig, day: int) -> float:
 
 @dataclass(frozen=True, eq=False)
 class _Block:
-    """Purchases of one block of days, by day, and the day of the visit that preceded each (or ``NEVER``)."""
+    """Purchases of one block of days (by day) and the visits that lead up to them (by visit day)."""
 
     day: np.ndarray
     customer: np.ndarray
-    lead_day: np.ndarray
-    lead_order: np.ndarray
+    visit_day: np.ndarray
+    visitor: np.ndarray
 
 
 class PurchaseTimeline:
@@ -289,7 +292,7 @@ class PurchaseTimeline:
         self.left_on = np.full(config.n_customers, NEVER, np.int64)  # the day of the purchase after which one left
 
     def _block(self, day: int) -> _Block:
-        number = (day - FIRST_SIGNUP) // BLOCK_DAYS
+        number = max(0, (day - FIRST_SIGNUP) // BLOCK_DAYS)  # no purchase before the first sign-up
         while len(self._blocks) <= number:
             self._blocks.append(self._draw(len(self._blocks)))
         return self._blocks[number]
@@ -326,9 +329,10 @@ class PurchaseTimeline:
         np.maximum.at(last, customer, day)
         gone = (left == 0) & (self.left_on == NEVER)
         self.left_on[gone] = last[gone]
-        led = rng.random(len(day)) < 0.35
-        lead_day = np.where(led, day - rng.integers(0, LEAD_DAYS + 1, len(day)), NEVER)
-        return _Block(day, customer, lead_day, np.argsort(lead_day, kind="stable"))
+        visits = np.repeat(np.arange(len(day)), rng.binomial(LEAD_VISITS, LEAD_SHARE, len(day)))
+        visit_day = day[visits] - np.minimum(rng.geometric(LEAD_GAP, len(visits)), LEAD_DAYS)
+        order = np.argsort(visit_day, kind="stable")
+        return _Block(day, customer, visit_day[order], customer[visits][order])
 
     def buyers(self, day: int) -> np.ndarray:
         """Customers buying on ``day``, once per purchase."""
@@ -337,13 +341,12 @@ class PurchaseTimeline:
         return block.customer[lo:hi]
 
     def visitors(self, day: int) -> np.ndarray:
-        """Customers visiting on ``day`` ahead of (or on the day of) a purchase."""
+        """Customers visiting on ``day`` ahead of a purchase."""
         found = []
         blocks = [self._block(day), self._block(day + LEAD_DAYS)]
         for block in blocks[:1] if blocks[1] is blocks[0] else blocks:
-            lead = block.lead_day[block.lead_order]
-            lo, hi = np.searchsorted(lead, [day, day + 1])
-            found.append(block.customer[block.lead_order[lo:hi]])
+            lo, hi = np.searchsorted(block.visit_day, [day, day + 1])
+            found.append(block.visitor[lo:hi])
         return np.concatenate(found)
 
     def gone(self, day: int) -> np.ndarray:
@@ -498,7 +501,7 @@ class Simulator:
     def _realistic_visitors(self, day: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Realistic regime: everyone browses at a rate of their own, active buyers more.
 
-        Some purchases are preceded by a visit in the week before: those visits are the hot ones.
+        Most purchases are preceded by a visit or two in the weeks before: those visits are the hot ones.
         """
         c, b = self.pop.customers, self.pop.buying
         known = np.flatnonzero(c["signup"] <= day - 1)
