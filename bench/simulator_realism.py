@@ -22,12 +22,9 @@ from ecomflow.sources.simulator import Population, Simulator, SimulatorConfig
 
 CUSTOMERS = int(os.environ.get("REALISM_CUSTOMERS", 2_000))
 DAYS = int(os.environ.get("REALISM_DAYS", 730))
+SEEDS = [int(seed) for seed in os.environ.get("REALISM_SEEDS", "42").split(",")]
 WINDOW = 14
 DEFAULT_DPD, CREDIT_MONTHS = 90, 6
-
-
-def _config(regime: str) -> SimulatorConfig:
-    return SimulatorConfig(seed=42, n_customers=CUSTOMERS, regime=regime)
 
 
 def activity(sim: Simulator, days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -152,22 +149,32 @@ def seller_month_default_rate(pop: Population, days: int) -> tuple[int, float]:
     return rows, positives / max(rows, 1)
 
 
-def report(regime: str) -> None:
-    """Print one regime's figures."""
-    config = _config(regime)
-    sim = Simulator(config)
+def report(regime: str, seed: int) -> list[dict]:
+    """Print one regime's figures for one seed; returns the figures per as-of date."""
+    sim = Simulator(SimulatorConfig(seed=seed, n_customers=CUSTOMERS, regime=regime))
+    tag = f"[{regime} seed {seed}]"
     started = time.perf_counter()
     customer, day, s_customer, s_day = activity(sim, DAYS)
     seconds = time.perf_counter() - started
-    print(f"[{regime}] {CUSTOMERS:,} customers x {DAYS} days generated in {seconds:.1f} s")
-    print(f"[{regime}] shape: " + ", ".join(f"{k}={v:.3g}" for k, v in order_shape(customer, day, DAYS).items()))
+    print(f"{tag} {CUSTOMERS:,} customers x {DAYS} days of orders and sessions generated in {seconds:.1f} s")
+    print(f"{tag} shape: " + ", ".join(f"{k}={v:.3g}" for k, v in order_shape(customer, day, DAYS).items()))
+    found = []
     for as_of in (DAYS - WINDOW - 120, DAYS - WINDOW - 60, DAYS - WINDOW):
-        figures = rank_buyers(customer, day, s_customer, s_day, as_of)
-        print(f"[{regime}] " + ", ".join(f"{k}={v:.3g}" for k, v in figures.items()))
+        found.append(rank_buyers(customer, day, s_customer, s_day, as_of))
+        print(f"{tag} " + ", ".join(f"{k}={v:.3g}" for k, v in found[-1].items()))
     rows, rate = seller_month_default_rate(sim.pop, DAYS)
-    print(f"[{regime}] credit: {rows:,} seller-months, default within {CREDIT_MONTHS} months {rate:.2%}")
+    print(f"{tag} credit: {rows:,} seller-months, default within {CREDIT_MONTHS} months {rate:.2%}")
+    return found
+
+
+def main() -> None:
+    """Print every regime's figures per seed, then their means over seeds and as-of dates."""
+    for regime in sys.argv[1:] or ["realistic", "easy"]:
+        found = [figures for seed in SEEDS for figures in report(regime, seed)]
+        keys = [k for k in found[0] if k.startswith(("auc", "buyer"))]
+        means = ", ".join(f"{k}={np.mean([f[k] for f in found]):.3f}" for k in keys)
+        print(f"[{regime}] mean over {len(SEEDS)} seed(s) x 3 as-of dates: {means}")
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:] or ["realistic", "easy"]:
-        report(name)
+    main()

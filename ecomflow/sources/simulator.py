@@ -54,7 +54,7 @@ Regime = Literal["realistic", "easy"]
 FIRST_SIGNUP = -730  # the earliest sign-up, in days from the first day of business
 NEVER = 10**9  # a day that never comes
 # Realistic regime: BG/NBD purchase rates per day ~ Gamma(shape, scale) and drop-out ~ Beta(a, b) per purchase.
-RATE_SHAPE, RATE_SCALE = 0.45, 0.02
+RATE_SHAPE, RATE_SCALE = 0.8, 0.011
 DROPOUT_A, DROPOUT_B = 1.0, 2.5
 CONVERSION = 0.7  # share of sign-ups who ever make a first purchase
 BLOCK_DAYS = 365  # purchase days are drawn a block at a time
