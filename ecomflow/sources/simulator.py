@@ -12,9 +12,8 @@ demand follows the week, the year (a Q4 peak, January and summer sales) and prom
 and only loosely tied to buying: active buyers browse more, and most purchases are preceded by a visit or two
 in the weeks before. Because leaving depends on past purchases, each customer's purchase days are drawn a
 block of days at a time, in order, from the seed alone: a day is still a pure function of (seed, day). The
-``easy`` regime
-keeps the first simulator's customers: weekly in-market episodes raise browsing and add-to-cart a week before
-they raise purchases, which makes next-14-day buyers far easier to rank than real ones.
+``easy`` regime keeps the first simulator's customers: weekly in-market episodes raise browsing and add-to-cart
+a week before they raise purchases, which makes next-14-day buyers far easier to rank than real ones.
 
 Latent structure the models can learn, never written into a column: seller health shocks first show up in
 sales, late deliveries, returns and ratings, and later in late and missed loan instalments.
@@ -276,6 +275,14 @@ class _Block:
     visitor: np.ndarray
 
 
+def _with_visits(rng: np.random.Generator, day: np.ndarray, customer: np.ndarray) -> _Block:
+    """A block of purchases with the visits that lead up to them: none, one or two, days to weeks before."""
+    visits = np.repeat(np.arange(len(day)), rng.binomial(LEAD_VISITS, LEAD_SHARE, len(day)))
+    visit_day = day[visits] - np.minimum(rng.geometric(LEAD_GAP, len(visits)), LEAD_DAYS)
+    order = np.argsort(visit_day, kind="stable")
+    return _Block(day, customer, visit_day[order], customer[visits][order])
+
+
 class PurchaseTimeline:
     """Every customer's purchase days in the realistic regime, drawn a block of days at a time, in order.
 
@@ -329,10 +336,7 @@ class PurchaseTimeline:
         np.maximum.at(last, customer, day)
         gone = (left == 0) & (self.left_on == NEVER)
         self.left_on[gone] = last[gone]
-        visits = np.repeat(np.arange(len(day)), rng.binomial(LEAD_VISITS, LEAD_SHARE, len(day)))
-        visit_day = day[visits] - np.minimum(rng.geometric(LEAD_GAP, len(visits)), LEAD_DAYS)
-        order = np.argsort(visit_day, kind="stable")
-        return _Block(day, customer, visit_day[order], customer[visits][order])
+        return _with_visits(rng, day, customer)
 
     def buyers(self, day: int) -> np.ndarray:
         """Customers buying on ``day``, once per purchase."""
@@ -491,7 +495,7 @@ class Simulator:
         }
 
     def _easy_visitors(self, day: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Easy regime: customers browse far more in and just after an in-market week, when every visit is hot."""
+        """Easy regime: customers browse far more in and just after an in-market week; in-market visits are hot."""
         customers = self._active(day)
         now, before = self._in_market(day)
         rate = (0.03 + 0.6 * now[customers] + 0.25 * before[customers]) * _season(day, self.config.start_date)
