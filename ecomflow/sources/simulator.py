@@ -5,8 +5,17 @@ function of (seed, day), so any day can be generated on its own and a backfill o
 in the partition of the day they become known: a shipment on delivery, a return when processed, a repayment
 when booked (sometimes days after it was paid).
 
-Latent structure the models can learn, never written into a column: customers' weekly in-market episodes
-raise browsing and add-to-cart a week before they raise purchases; seller health shocks first show up in
+Customers buy in one of two regimes (``SimulatorConfig.regime``). The default, ``realistic``, follows the
+BG/NBD story a CLV analyst fits: purchase rates are gamma-distributed across customers (most buy once or twice,
+a minority often), and after each purchase a customer leaves for good with a beta-distributed probability;
+demand follows the week, the year (a Q4 peak, January and summer sales) and promotion days. Browsing is noisy
+and only loosely tied to buying: active buyers browse more, and most purchases are preceded by a visit or two
+in the weeks before. Because leaving depends on past purchases, each customer's purchase days are drawn a
+block of days at a time, in order, from the seed alone: a day is still a pure function of (seed, day). The
+``easy`` regime keeps the first simulator's customers: weekly in-market episodes raise browsing and add-to-cart
+a week before they raise purchases, which makes next-14-day buyers far easier to rank than real ones.
+
+Latent structure the models can learn, never written into a column: seller health shocks first show up in
 sales, late deliveries, returns and ratings, and later in late and missed loan instalments.
 """
 
@@ -19,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -39,14 +49,29 @@ IDIOSYNCRATIC_MISS_RATE = 0.002  # instalments missed by healthy sellers: the de
 PROFILE_CHANGE_RATE = 0.002  # share of existing customers who move or switch marketing consent on a given day
 REVIEW_TEXT = {1: "very disappointed", 2: "not great", 3: "okay", 4: "good value", 5: "excellent, fast delivery"}
 
+Regime = Literal["realistic", "easy"]
+FIRST_SIGNUP = -730  # the earliest sign-up, in days from the first day of business
+NEVER = 10**9  # a day that never comes
+# Realistic regime: BG/NBD purchase rates per day ~ Gamma(shape, scale) and drop-out ~ Beta(a, b) per purchase.
+RATE_SHAPE, RATE_SCALE = 0.8, 0.011
+DROPOUT_A, DROPOUT_B = 1.0, 2.5
+CONVERSION = 0.7  # share of sign-ups who ever make a first purchase
+BLOCK_DAYS = 365  # purchase days are drawn a block at a time
+# Visits leading up to a purchase: Binomial(LEAD_VISITS, LEAD_SHARE) of them, each Geometric(LEAD_GAP) days
+# before it (at most LEAD_DAYS).
+LEAD_VISITS, LEAD_SHARE, LEAD_GAP, LEAD_DAYS = 2, 0.45, 0.12, 21
+WEEKDAY_DEMAND = (1.0, 0.95, 0.95, 1.0, 1.05, 1.15, 1.1)
+MONTH_DEMAND = (1.15, 0.9, 0.95, 0.95, 1.0, 0.95, 1.1, 0.9, 0.95, 1.0, 1.4, 1.6)
+
 
 @dataclass(frozen=True)
 class SimulatorConfig:
-    """Seed, scale and the first day of business."""
+    """Seed, scale, the first day of business and how customers buy (``realistic`` or the first, ``easy``)."""
 
     seed: int = 42
     n_customers: int = 1_000
     start_date: dt.date = dt.date(2025, 1, 1)
+    regime: Regime = "realistic"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SimulatorConfig:
@@ -100,6 +125,19 @@ class Population:
             "opt_in": rng.random(n) < 0.6,
             "lat": rng.normal(52, 1, n),
             "lon": rng.normal(5, 1, n),
+        }
+
+    @cached_property
+    def buying(self) -> dict[str, np.ndarray]:
+        """Realistic-regime traits: purchase rate, purchases made before leaving, first purchase day, browsing."""
+        n, rng = self.config.n_customers, _rng(self.config, 6)
+        converts = rng.random(n) < CONVERSION
+        dropout = np.clip(rng.beta(DROPOUT_A, DROPOUT_B, n), 1e-6, 1.0)
+        return {
+            "rate": np.maximum(rng.gamma(RATE_SHAPE, RATE_SCALE, n), 1e-9),
+            "purchases": rng.geometric(dropout),  # the purchase after which the customer leaves
+            "first": np.where(converts, self.customers["signup"] + rng.geometric(0.15, n), NEVER),
+            "browsing": rng.lognormal(-0.3, 0.8, n),
         }
 
     @cached_property
@@ -219,12 +257,115 @@ def _is_promo(config: SimulatorConfig, day: int) -> bool:
     return bool(_rng(config, 11, day + 10_000).random() < 0.08)
 
 
+def _demand(config: SimulatorConfig, day: int) -> float:
+    """Realistic-regime demand on ``day``: weekday, month, Black Friday week and promotion days."""
+    date = config.start_date + dt.timedelta(days=int(day))
+    black_friday_week = date.month == 11 and date.day >= 22
+    promo = 1.8 if _is_promo(config, day) else 1.0
+    return WEEKDAY_DEMAND[date.weekday()] * MONTH_DEMAND[date.month - 1] * (1.5 if black_friday_week else 1.0) * promo
+
+
+@dataclass(frozen=True, eq=False)
+class _Block:
+    """Purchases of one block of days (by day) and the visits that lead up to them (by visit day)."""
+
+    day: np.ndarray
+    customer: np.ndarray
+    visit_day: np.ndarray
+    visitor: np.ndarray
+
+
+def _with_visits(rng: np.random.Generator, day: np.ndarray, customer: np.ndarray) -> _Block:
+    """A block of purchases with the visits that lead up to them: none, one or two, days to weeks before."""
+    visits = np.repeat(np.arange(len(day)), rng.binomial(LEAD_VISITS, LEAD_SHARE, len(day)))
+    visit_day = day[visits] - np.minimum(rng.geometric(LEAD_GAP, len(visits)), LEAD_DAYS)
+    order = np.argsort(visit_day, kind="stable")
+    return _Block(day, customer, visit_day[order], customer[visits][order])
+
+
+class PurchaseTimeline:
+    """Every customer's purchase days in the realistic regime, drawn a block of days at a time, in order.
+
+    A customer makes a first purchase soon after signing up (or never), then buys as a Poisson process of their
+    own rate scaled by the day's demand, until the purchase after which they leave. Each block starts from the
+    purchases made in the blocks before it, with its own random stream, so any day's purchases depend on the
+    seed alone, whichever days were asked for first.
+    """
+
+    def __init__(self, config: SimulatorConfig, pop: Population) -> None:
+        self.config, self.pop = config, pop
+        self._blocks: list[_Block] = []
+        self._made = np.zeros(config.n_customers, np.int64)
+        self.left_on = np.full(config.n_customers, NEVER, np.int64)  # the day of the purchase after which one left
+
+    def _block(self, day: int) -> _Block:
+        number = max(0, (day - FIRST_SIGNUP) // BLOCK_DAYS)  # no purchase before the first sign-up
+        while len(self._blocks) <= number:
+            self._blocks.append(self._draw(len(self._blocks)))
+        return self._blocks[number]
+
+    def _draw(self, number: int) -> _Block:
+        first_day = FIRST_SIGNUP + number * BLOCK_DAYS
+        rng = _rng(self.config, 60, number)
+        b = self.pop.buying
+        demand = np.array([_demand(self.config, d) for d in range(first_day, first_day + BLOCK_DAYS)])
+        clock = np.concatenate([[0.0], np.cumsum(demand)])  # demand-weighted time since the block began
+        left = b["purchases"] - self._made
+        starting = np.flatnonzero((b["first"] >= first_day) & (b["first"] < first_day + BLOCK_DAYS))
+        offset = b["first"][starting] - first_day
+        start_at = clock[offset] + rng.random(len(starting)) * demand[offset]
+        left[starting] -= 1
+        ongoing = np.flatnonzero((b["first"] < first_day) & (left > 0))
+        who = np.concatenate([ongoing, starting[left[starting] > 0]])
+        at = np.concatenate([np.zeros(len(ongoing)), start_at[left[starting] > 0]])
+        bought, bought_at = [starting], [start_at]
+        while len(who):
+            at = at + rng.exponential(1.0, len(who)) / b["rate"][who]
+            inside = at < clock[-1]
+            who, at = who[inside], at[inside]
+            bought.append(who)
+            bought_at.append(at)
+            left[who] -= 1
+            who, at = who[left[who] > 0], at[left[who] > 0]
+        customer = np.concatenate(bought)
+        day = first_day + np.searchsorted(clock, np.concatenate(bought_at), side="right") - 1
+        order = np.lexsort((customer, day))
+        customer, day = customer[order], day[order]
+        self._made = b["purchases"] - left
+        last = np.full(len(left), -NEVER, np.int64)
+        np.maximum.at(last, customer, day)
+        gone = (left == 0) & (self.left_on == NEVER)
+        self.left_on[gone] = last[gone]
+        return _with_visits(rng, day, customer)
+
+    def buyers(self, day: int) -> np.ndarray:
+        """Customers buying on ``day``, once per purchase."""
+        block = self._block(day)
+        lo, hi = np.searchsorted(block.day, [day, day + 1])
+        return block.customer[lo:hi]
+
+    def visitors(self, day: int) -> np.ndarray:
+        """Customers visiting on ``day`` ahead of a purchase."""
+        found = []
+        blocks = [self._block(day), self._block(day + LEAD_DAYS)]
+        for block in blocks[:1] if blocks[1] is blocks[0] else blocks:
+            lo, hi = np.searchsorted(block.visit_day, [day, day + 1])
+            found.append(block.visitor[lo:hi])
+        return np.concatenate(found)
+
+    def gone(self, day: int) -> np.ndarray:
+        """Whether each customer has left for good before ``day``."""
+        self._block(day)
+        return self.left_on < day
+
+
 class Simulator:
     """Generates the rows of each table for one day."""
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         self.pop = Population(config)
+        self.timeline = PurchaseTimeline(config, self.pop)
 
     def _active(self, day: int) -> np.ndarray:
         c = self.pop.customers
@@ -235,17 +376,21 @@ class Simulator:
         week = (day + 3) // 7
         return _weekly_episode(self.config, rates, week), _weekly_episode(self.config, rates, week - 1)
 
+    def _easy_buyers(self, day: int, promo: bool, rng: np.random.Generator) -> np.ndarray:
+        """Easy regime: customers in market last week buy at many times their own intent."""
+        active = self._in_market(day)
+        customers = self._active(day)
+        rate = self.pop.customers["intent"][customers] * (0.3 + 4.0 * active[1][customers])
+        counts = rng.poisson(rate * _season(day, self.config.start_date) * (1.5 if promo else 1.0))
+        return np.repeat(customers, counts)
+
     @lru_cache(maxsize=64)  # noqa: B019 - one simulator per config; bounded
     def orders(self, day: int) -> dict[str, np.ndarray]:
         """Orders and lines placed on ``day`` (cached: later days derive shipments, returns, reviews)."""
         rng = _rng(self.config, 20, day + 10_000)
         c, p = self.pop.customers, self.pop.products
-        active = self._in_market(day)
-        customers = self._active(day)
         promo = _is_promo(self.config, day)
-        rate = c["intent"][customers] * (0.3 + 4.0 * active[1][customers]) * _season(day, self.config.start_date)
-        counts = rng.poisson(rate * (1.5 if promo else 1.0))
-        buyer = np.repeat(customers, counts)
+        buyer = self.timeline.buyers(day) if self.config.regime == "realistic" else self._easy_buyers(day, promo, rng)
         n = len(buyer)
         channel = (rng.random(n)[:, None] > c["channel_cum"][buyer]).sum(axis=1).clip(0, 3)
         listed = np.flatnonzero(p["listed"] <= day)
@@ -349,14 +494,34 @@ class Simulator:
             "listed_at": _timestamps(p["listed"][i], self.config.start_date, p["listed_frac"][i]),
         }
 
-    def sessions_and_events(self, day: int) -> tuple[dict, dict]:
-        """Browsing sessions (more when in market) and their events (add-to-cart rises with intent)."""
-        rng = _rng(self.config, 30, day + 10_000)
-        c = self.pop.customers
+    def _easy_visitors(self, day: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Easy regime: customers browse far more in and just after an in-market week; in-market visits are hot."""
         customers = self._active(day)
         now, before = self._in_market(day)
         rate = (0.03 + 0.6 * now[customers] + 0.25 * before[customers]) * _season(day, self.config.start_date)
         who = np.repeat(customers, rng.poisson(rate))
+        return who, now[who]
+
+    def _realistic_visitors(self, day: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Realistic regime: everyone browses at a rate of their own, active buyers more.
+
+        Most purchases are preceded by a visit or two in the weeks before: those visits are the hot ones.
+        """
+        c, b = self.pop.customers, self.pop.buying
+        known = np.flatnonzero(c["signup"] <= day - 1)
+        active = (b["first"][known] <= day) & ~self.timeline.gone(day)[known]
+        engaged = 0.02 + active * (0.01 + 0.04 * np.minimum(b["rate"][known] / RATE_SCALE, 4.0))
+        browsing = np.repeat(known, rng.poisson(b["browsing"][known] * engaged * _demand(self.config, day)))
+        ahead = self.timeline.visitors(day)
+        ahead = ahead[c["signup"][ahead] <= day - 1]
+        return np.concatenate([browsing, ahead]), np.arange(len(browsing) + len(ahead)) >= len(browsing)
+
+    def sessions_and_events(self, day: int) -> tuple[dict, dict]:
+        """Browsing sessions of known and anonymous visitors and their events (add-to-cart rises on hot visits)."""
+        rng = _rng(self.config, 30, day + 10_000)
+        c = self.pop.customers
+        visit = self._realistic_visitors if self.config.regime == "realistic" else self._easy_visitors
+        who, hot_known = visit(day, rng)
         n_known, n_anon = len(who), rng.poisson(self.config.n_customers * 0.01)
         n = n_known + n_anon
         channel = np.concatenate(
@@ -379,7 +544,7 @@ class Simulator:
                 np.array([None, "google", "newsletter", "instagram"], dtype=object)[rng.integers(0, 4, n)], pa.string()
             ),
         }
-        hot = np.concatenate([now[who], np.zeros(n_anon, bool)])
+        hot = np.concatenate([hot_known, np.zeros(n_anon, bool)])
         kinds = np.stack(
             [
                 np.ones(n, bool),
