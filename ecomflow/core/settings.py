@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     seed: int = Field(42, description="Seed of the source simulator: same seed and day give the same files.")
     n_customers: int = Field(1_000, description="Simulator scale: number of customers (sellers scale with it).")
     start_date: dt.date = Field(dt.date(2025, 1, 1), description="First day of simulated business.")
+    simulator_regime: Literal["realistic", "easy"] = Field(
+        "easy",
+        description="How simulated customers buy: 'realistic' (BG/NBD rates and drop-out, seasonality) or 'easy'.",
+    )
     demo_days: int = Field(14, description="Days the demo runs through Airflow, after the history.")
     history_days: int = Field(
         730, description="Days of history the demo loads before the Airflow days (two years: credit needs them)."

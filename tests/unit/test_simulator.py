@@ -79,7 +79,7 @@ def test_late_booked_repayments_exist():
 
 def test_purchases_do_not_depend_on_which_days_were_asked_for_first():
     """Leaving for good depends on past purchases: any day must still come out the same alone or in order."""
-    config = SimulatorConfig(seed=11, n_customers=800)
+    config = SimulatorConfig(seed=11, n_customers=800, regime="realistic")
     in_order, alone = Simulator(config), Simulator(config)
     late = [alone.orders(day)["customer"] for day in (700, 30, 420)]
     for day in range(701):
@@ -92,12 +92,12 @@ def test_purchases_do_not_depend_on_which_days_were_asked_for_first():
 # -- the realistic regime's shape: 2,000 customers over a year -----------------------------------------------
 
 YEAR = 365
-SHAPE = SimulatorConfig(seed=3, n_customers=2_000)
+SHAPE = SimulatorConfig(seed=3, n_customers=2_000, regime="realistic")
 
 
 @pytest.fixture(scope="module")
 def year_of_orders() -> tuple[np.ndarray, np.ndarray]:
-    """(customer, day) of every order of the default regime over a year."""
+    """(customer, day) of every order of the realistic regime over a year."""
     sim = Simulator(SHAPE)
     buyers = [sim.orders(day)["customer"] for day in range(YEAR)]
     return np.concatenate(buyers), np.repeat(np.arange(YEAR), [len(b) for b in buyers])
