@@ -47,6 +47,11 @@ def _with_row(table: str, row: str) -> bytes:
     return _csv(table, [*GOOD[table], row])
 
 
+def _customer(city: str = "X", latitude: str = "52.1", longitude: str = "5.1") -> str:
+    """A customers row, good but for what is given."""
+    return f"c9,2025-05-01 10:00:00,web,north,{city},{latitude},{longitude},25-34,f,true,2025-06-01 08:00:00"
+
+
 def _typed(table: str, rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=get_table(table).arrow_schema)
 
@@ -239,26 +244,20 @@ CASES = [
     Case(
         "latitude_out_of_range",
         "customers",
-        _bytes(
-            _with_row("customers", "c9,2025-05-01 10:00:00,web,north,X,1819.54,5.1,25-34,f,true,2025-06-01 08:00:00")
-        ),
+        _bytes(_with_row("customers", _customer(latitude="1819.54"))),
         Quarantined(3, "latitude", "above_maximum", "1819.54", 2),
     ),
     Case(
         "longitude_out_of_range",
         "customers",
-        _bytes(_with_row("customers", "c9,2025-05-01 10:00:00,web,north,X,52.1,-200,25-34,f,true,2025-06-01 08:00:00")),
+        _bytes(_with_row("customers", _customer(longitude="-200"))),
         Quarantined(3, "longitude", "below_minimum", "-200", 2),
     ),
     # Text: any UTF-8 loads or is quarantined; a field far too long is one row, not the file.
     Case(
         "nul_in_text",
         "customers",
-        _bytes(
-            _with_row(
-                "customers", "c9,2025-05-01 10:00:00,web,north,Ut\x00recht,52.1,5.1,25-34,f,true,2025-06-01 08:00:00"
-            )
-        ),
+        _bytes(_with_row("customers", _customer(city="Ut\x00recht"))),
         Quarantined(3, "city", "invalid_text", "Ut\\0recht", 2),
     ),
     Case(
@@ -270,11 +269,7 @@ CASES = [
     Case(
         "field_of_a_few_mb",
         "customers",
-        _bytes(
-            _with_row(
-                "customers", f"c9,2025-05-01 10:00:00,web,north,{FEW_MB},52.1,5.1,25-34,f,true,2025-06-01 08:00:00"
-            )
-        ),
+        _bytes(_with_row("customers", _customer(city=FEW_MB))),
         Quarantined(3, "city", "too_long", FEW_MB, 2),
     ),
     Case(
@@ -300,7 +295,7 @@ CASES = [
         _bytes(
             _with_row(
                 "customers",
-                'c9,2025-05-01 10:00:00,web,north,"Zürich 東京 🚲 ""x""",52.1,5.1,25-34,f,true,2025-06-01 08:00:00',
+                _customer(city='"Zürich 東京 🚲 ""x"""'),
             )
         ),
         Loads(3, ("select city from raw.customers where customer_id = 'c9'", [('Zürich 東京 🚲 "x"',)])),
@@ -311,7 +306,7 @@ CASES = [
         _bytes(
             _with_row(
                 "customers",
-                'c9,2025-05-01 10:00:00,web,north,"Utrecht\nNoord",52.1,5.1,25-34,f,true,2025-06-01 08:00:00',
+                _customer(city='"Utrecht\nNoord"'),
             )
         ),
         Loads(3, ("select city from raw.customers where customer_id = 'c9'", [("Utrecht\nNoord",)])),
@@ -396,11 +391,7 @@ CASES = [
     Case(
         "not_utf8",
         "customers",
-        _bytes(
-            _with_row(
-                "customers", "c9,2025-05-01 10:00:00,web,north,Z\xfcrich,52.1,5.1,25-34,f,true,2025-06-01 08:00:00"
-            ).replace("Z\xfc".encode(), b"Z\xfc")
-        ),
+        _bytes(_with_row("customers", _customer(city="Z\xfcrich")).replace("Z\xfc".encode(), b"Z\xfc")),
         Fails(r"line 4, byte \d+: not valid UTF-8"),
     ),
     Case(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from pathlib import Path
 
 import psycopg
@@ -125,16 +124,7 @@ def _waiting_for_advisory_locks(conn) -> int:
     return conn.execute("select count(*) from pg_locks where locktype = 'advisory' and not granted").fetchone()[0]
 
 
-def _eventually(check, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def _two_loads(first, second) -> tuple[list[BaseException], bool]:
+def _two_loads(first, second, wait_until) -> tuple[list[BaseException], bool]:
     """Run ``first(hold)`` until it holds inside its swap, then ``second``; let ``first`` go once ``second`` waits
     for the day's advisory lock (or after a timeout). Returns the errors and whether ``second`` waited.
     """
@@ -156,21 +146,21 @@ def _two_loads(first, second) -> tuple[list[BaseException], bool]:
     two = threading.Thread(target=run, args=(second,))
     two.start()
     with connect() as observer:
-        waited = _eventually(lambda: _waiting_for_advisory_locks(observer) == 1)
+        waited = wait_until(lambda: _waiting_for_advisory_locks(observer) == 1)
     release.set()
     one.join(60)
     two.join(120)
     return errors, waited
 
 
-def test_concurrent_loads_of_one_day_serialise(warehouse, parent, mode):
+def test_concurrent_loads_of_one_day_serialise(warehouse, parent, mode, wait_until):
     # The day's first load: without the lock, the second load's fresh table could not take the partition's name.
     def load(ids, batch, hook=None):
         with connect() as conn:
             _load(conn, DAY, ids, batch, hook)
 
     errors, waited = _two_loads(
-        lambda hook: load(list(range(1000, 1500)), "b1", hook), lambda: load(list(range(2000, 2500)), "b2")
+        lambda hook: load(list(range(1000, 1500)), "b1", hook), lambda: load(list(range(2000, 2500)), "b2"), wait_until
     )
 
     assert waited, "the second load did not wait for the first one's advisory lock"
@@ -180,7 +170,7 @@ def test_concurrent_loads_of_one_day_serialise(warehouse, parent, mode):
     assert _tables(warehouse) == ["measures_p20250501"]
 
 
-def test_concurrent_loads_of_one_day_through_the_loader_serialise(warehouse, tmp_path, mode):
+def test_concurrent_loads_of_one_day_through_the_loader_serialise(warehouse, tmp_path, mode, wait_until):
     ensure_raw_schema(warehouse)
     warehouse.execute("truncate raw.orders, raw.quarantine")
     warehouse.commit()
@@ -194,7 +184,7 @@ def test_concurrent_loads_of_one_day_through_the_loader_serialise(warehouse, tmp
         with connect() as conn:
             load_day(conn, tmp_path, DAY, ["orders"], before_swap=hook)
 
-    errors, waited = _two_loads(load, load)
+    errors, waited = _two_loads(load, load, wait_until)
 
     assert waited, "the second load did not wait for the first one's advisory lock"
     assert not errors, errors

@@ -134,15 +134,6 @@ def test_a_reader_during_the_swap_waits_and_sees_the_new_day_in_full(parent):
     assert seen == [[("new", 70)]]
 
 
-def _eventually(check, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def _waiting(observer: psycopg.Connection, locktype: str) -> int:
     """Sessions waiting for a lock of ``locktype`` (``advisory``, ``relation``)."""
     observer.rollback()
@@ -150,7 +141,7 @@ def _waiting(observer: psycopg.Connection, locktype: str) -> int:
     return observer.execute(query, (locktype,)).fetchone()[0]
 
 
-def test_two_replacements_of_one_day_serialise(parent):
+def test_two_replacements_of_one_day_serialise(parent, wait_until):
     first_inside, release, errors = threading.Event(), threading.Event(), []
 
     def hold() -> None:
@@ -169,7 +160,7 @@ def test_two_replacements_of_one_day_serialise(parent):
     two = threading.Thread(target=run, args=(_rows(DAY, 60, "second"),))
     two.start()
     with connect() as observer:
-        waited = _eventually(lambda: _waiting(observer, "advisory") == 1)
+        waited = wait_until(lambda: _waiting(observer, "advisory") == 1)
     release.set()
     one.join(timeout=60)
     two.join(timeout=120)
@@ -178,7 +169,7 @@ def test_two_replacements_of_one_day_serialise(parent):
     assert [tag for *_, tag in _day(parent, DAY)] == ["second"] * 60
 
 
-def test_a_swap_waiting_behind_a_long_reader_lets_new_queries_through(parent, monkeypatch):
+def test_a_swap_waiting_behind_a_long_reader_lets_new_queries_through(parent, monkeypatch, wait_until):
     monkeypatch.setattr(wh, "SWAP_LOCK_TIMEOUT_MS", 200)
     monkeypatch.setattr(wh, "SWAP_ATTEMPTS", 1000)
     replace_partition(PARENT, DAY, _rows(DAY, 10, "old"))
@@ -187,7 +178,7 @@ def test_a_swap_waiting_behind_a_long_reader_lets_new_queries_through(parent, mo
         long_reader.execute(f"select count(*) from {PARENT}")  # its transaction stays open, holding its lock
         swap = threading.Thread(target=lambda: done.append(replace_partition(PARENT, DAY, _rows(DAY, 20, "new"))))
         swap.start()
-        assert _eventually(lambda: _waiting(observer, "relation") == 1), "the swap never waited for the reader"
+        assert wait_until(lambda: _waiting(observer, "relation") == 1), "the swap never waited for the reader"
         reader.execute("set statement_timeout = '5s'")  # without the swap's lock timeout it would queue for good
         for _ in range(3):
             started = time.monotonic()
@@ -220,7 +211,7 @@ def test_a_swap_that_never_gets_its_lock_gives_up_naming_the_blocker_and_changes
     assert leftovers == []
 
 
-def test_what_a_repeatable_read_reader_sees_across_a_swap(parent):
+def test_what_a_repeatable_read_reader_sees_across_a_swap(parent, wait_until):
     """As docs/data-contract.md states: the old day if it read the table before; the day empty if it did not."""
     replace_partition(PARENT, DAY, _rows(DAY, 10, "old"))
     with connect() as early, connect() as late:
@@ -231,7 +222,7 @@ def test_what_a_repeatable_read_reader_sees_across_a_swap(parent):
         swapped = threading.Thread(target=replace_partition, args=(PARENT, DAY, _rows(DAY, 20, "new")))
         swapped.start()
         with connect() as observer:
-            assert _eventually(lambda: _waiting(observer, "relation") == 1)
+            assert wait_until(lambda: _waiting(observer, "relation") == 1)
         assert [tag for *_, tag in _day(early, DAY)] == ["old"] * 10
         early.rollback()
         swapped.join(timeout=60)
