@@ -1,9 +1,11 @@
-"""Land one day of source data and load it into ``raw``, one transaction per table.
+"""Land one day of source data and load it into ``raw``, all tables of a day in one transaction.
 
 The run with logical date D loads day D: its data interval is [D, D+1) and it starts once the day is over, so a
-backfill (``airflow backfill create --dag-id ingest --from-date D1 --to-date D2``) loads D1..D2. Bad rows go to
-``raw.quarantine``; an unreadable file fails its table's task and leaves ``raw`` untouched. Emits the
-``warehouse_raw`` asset with the days that had landing files (none: no event), which schedules ``warehouse``.
+backfill (``airflow backfill create --dag-id ingest --from-date D1 --to-date D2``) loads D1..D2. One ``load``
+task per day checks every table's files, then swaps them in together: bad rows go to ``raw.quarantine``; an
+unreadable file, or an empty one for a day that holds rows, fails the day's task and leaves every table of the
+day untouched. Emits the ``warehouse_raw`` asset with the days that had landing files (none: no event), which
+schedules ``warehouse``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import datetime as dt
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
 from ecomflow.assets import RAW
-from ecomflow.sources.contract import TABLES
 
 DEFAULT_ARGS = {
     "owner": "data-platform",
@@ -50,10 +51,11 @@ def ingest():  # noqa: D103
                 land_simulated_day(dt.date.fromisoformat(day))
 
     @task(max_active_tis_per_dagrun=2)
-    def load(table: str, days: list[str]) -> list[dict]:
-        from ecomflow.orchestration import load_table_day
+    def load(day: str) -> list[dict]:
+        """Every table of one day, all or nothing."""
+        from ecomflow.orchestration import load_landing_day
 
-        return [load_table_day(table, dt.date.fromisoformat(day)) for day in days]
+        return load_landing_day(dt.date.fromisoformat(day))
 
     @task(outlets=[RAW])
     def publish(loads: list[list[dict]], *, outlet_events=None) -> None:  # noqa: ANN001
@@ -67,7 +69,7 @@ def ingest():  # noqa: D103
         outlet_events[RAW].extra = {"days": days}
 
     run_days = days()
-    loads = load.partial(days=run_days).expand(table=[t.name for t in TABLES])
+    loads = load.expand(day=run_days)
     land(run_days) >> loads >> publish(loads)
 
 

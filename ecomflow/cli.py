@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -175,30 +176,58 @@ def ingest(
     start: Annotated[dt.datetime, typer.Option("--from", formats=DATE)],
     end: Annotated[dt.datetime, typer.Option("--to", formats=DATE)],
     landing: Annotated[Path | None, typer.Option(help="Landing directory: <table>/dt=YYYY-MM-DD/*.parquet|csv")] = None,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Let a file without rows empty a day that holds rows.")
+    ] = False,
 ) -> None:
-    """Load landing files (simulated or your own, laid out in the contract) into ``raw``."""
+    """Load landing files (simulated or your own, laid out in the contract) into ``raw``, each day all or nothing."""
+    from ecomflow.ingest import IngestError
+    from ecomflow.ingest.load import check_range
+
     settings = get_settings()
+    landing = landing or settings.landing
+    try:
+        check_range(landing, start.date(), end.date())  # before starting anything
+    except IngestError as error:
+        console.print(f"[red]{escape(str(error))}")
+        raise typer.Exit(1) from error
     start_core(settings, airflow=False)
-    _ingest(landing or settings.landing, start.date(), end.date())
+    _ingest(landing, start.date(), end.date(), allow_empty)
 
 
-def _ingest(landing: Path, start: dt.date, end: dt.date) -> None:
-    from ecomflow.ingest import ingest_range
+def _ingest(landing: Path, start: dt.date, end: dt.date, allow_empty: bool = False) -> None:
+    """Load ``[start, end]``, print every warning and each failed day; exit 1 when a day failed."""
+    from ecomflow.ingest import IngestError, RangeError, ingest_range
 
     totals = {"loaded": 0, "quarantined": 0}
     with _progress() as progress:
-        task = progress.add_task(f"loading {landing}", total=(end - start).days + 1)
+        task = progress.add_task(f"loading {escape(str(landing))}", total=(end - start).days + 1)
 
         def on_day(day: dt.date, reports: list) -> None:
             totals["loaded"] += sum(r.rows_loaded for r in reports)
             totals["quarantined"] += sum(r.rows_quarantined for r in reports)
             for report in reports:
                 for warning in report.warnings:
-                    console.print(f"[yellow]{report.table} {day}: {warning}")
+                    console.print(f"[yellow]{report.table} {day}: {escape(warning)}")
             progress.advance(task)
 
-        ingest_range(landing, start, end, on_day=on_day)
+        def on_warning(message: str) -> None:
+            console.print(f"[yellow]warning: {escape(message)}")
+
+        try:
+            ingest_range(landing, start, end, on_day=on_day, allow_empty=allow_empty, on_warning=on_warning)
+            failures = []
+        except RangeError as error:
+            failures = error.failures
+        except IngestError as error:
+            console.print(f"[red]{escape(str(error))}")
+            raise typer.Exit(1) from error
     console.print(f"loaded {totals['loaded']:,} rows, quarantined {totals['quarantined']:,} (see raw.quarantine)")
+    for _, message in failures:
+        console.print(f"[red]{escape(message)}")
+    if failures:
+        console.print(f"[red]{len(failures)} day(s) not loaded: {', '.join(str(day) for day, _ in failures)}")
+        raise typer.Exit(1)
 
 
 @app.command()

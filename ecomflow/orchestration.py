@@ -87,31 +87,46 @@ def land_simulated_day(day: dt.date) -> dict[str, int]:
     return write_day(config, day, settings.landing)
 
 
-def load_table_day(table: str, day: dt.date) -> dict[str, Any]:
-    """Load one (table, day) from the landing area into ``raw``; returns a small summary for XCom."""
-    from ecomflow.core.warehouse import connect
-    from ecomflow.ingest import ensure_raw_schema, ingest_day
+def load_landing_day(day: dt.date) -> list[dict[str, Any]]:
+    """Load every table of ``day`` from the landing area into ``raw``, all or nothing; small summaries for XCom.
 
+    Every table's files are checked before any is swapped in, and the tables are swapped together
+    (:func:`ecomflow.ingest.load_day`): a reader never sees the day's orders without their lines. A failure
+    raises, naming each file, with ``raw`` as it was.
+    """
+    from ecomflow.core.warehouse import connect
+    from ecomflow.ingest import ensure_raw_schema, load_day
+    from ecomflow.ingest.landing import available_tables, scan
+
+    landing = get_settings().landing
+    if not landing.is_dir():
+        log.info("%s: no landing directory, raw left as it was", landing)
+        return []
+    for warning in scan(landing, day, day).warnings:
+        log.warning("%s", warning)
     with connect() as conn:
         ensure_raw_schema(conn)
-        report = ingest_day(conn, get_settings().landing, table, day)
-    if report.skipped:
-        log.info("%s %s: no landing files, raw left as it was", table, day)
-    return {
-        "table": table,
-        "day": day.isoformat(),
-        "landed": not report.skipped,
-        "loaded": report.rows_loaded,
-        "quarantined": report.rows_quarantined,
-        "warnings": report.warnings,
-    }
+        reports = load_day(conn, landing, day, available_tables(landing))
+    if all(report.skipped for report in reports):
+        log.info("%s: no landing files, raw left as it was", day)
+    return [
+        {
+            "table": report.table,
+            "day": day.isoformat(),
+            "landed": not report.skipped,
+            "loaded": report.rows_loaded,
+            "quarantined": report.rows_quarantined,
+            "warnings": report.warnings,
+        }
+        for report in reports
+    ]
 
 
 def landed_days(loads: Iterable[Iterable[Mapping[str, Any]]]) -> list[str]:
     """The days of an ingest run for which some table had landing files (the only days ``raw`` changed for).
 
     Args:
-        loads: the ``load`` task's results, one list of :func:`load_table_day` summaries per table.
+        loads: the ``load`` task's results, one list of :func:`load_landing_day` summaries per day.
     """
     return sorted({load["day"] for table_loads in loads for load in table_loads if load["landed"]})
 

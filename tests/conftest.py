@@ -136,3 +136,21 @@ def checksum(conn, relation: str, where: str = "", params: tuple = ()) -> tuple[
 def fingerprint():
     """:func:`checksum`, for the test modules."""
     return checksum
+
+
+def eventually(check, timeout: float = 20.0) -> bool:
+    """Poll ``check`` until it is true (True) or ``timeout`` seconds have passed (False)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture(scope="session")
+def wait_until():
+    """:func:`eventually`, for the test modules (a concurrency test waits for another session to block)."""
+    return eventually

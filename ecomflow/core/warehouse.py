@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import queue
+import random
 import re
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +35,10 @@ COPY_CHUNK_ROWS = 200_000
 LOAD_BATCH_ROWS = 32_768  # rows per binary COPY block: small, so encoding and parsing overlap
 LOAD_SESSIONS = 2  # connections loading one large partition at once (the machines have 2 cores)
 PARALLEL_MIN_ROWS = 250_000  # rows per session from which replace_partition loads over several sessions
+SWAP_LOCK_TIMEOUT_MS = 500  # longest a swap makes new queries of a table queue behind it, per attempt
+SWAP_ATTEMPTS = 12
+SWAP_BACKOFF_SECONDS = 0.05  # pause after the first failed attempt, doubled after each, jittered
+SWAP_BACKOFF_MAX_SECONDS = 4.0
 
 # PostgreSQL type OIDs → Arrow types for reading query results.
 _ARROW_BY_OID: dict[int, pa.DataType] = {
@@ -136,6 +142,21 @@ def lock_partition(conn: psycopg.Connection, parent: str, value: dt.date) -> Non
     conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"partition:{parent}:{value}",))
 
 
+@dataclass(frozen=True)
+class PartitionLoad:
+    """One partition to replace: the rows of ``value`` in the LIST-partitioned ``parent``."""
+
+    parent: str
+    value: dt.date
+    data: pa.Table
+    constants: Mapping[str, Any] | None = None
+    """Columns with one value for every row (see :func:`replace_partition`)."""
+
+
+class SwapTimeout(RuntimeError):
+    """Other sessions kept locks on the tables to swap through every attempt; nothing was changed."""
+
+
 def replace_partition(
     parent: str,
     value: dt.date,
@@ -153,8 +174,8 @@ def replace_partition(
     skips its validation scan; the parent's key and indexes are then built in one pass each. Then the old
     partition is dropped and the new one attached (``before_attach`` runs between the two: tests inject a
     failure there). All under an advisory lock on (``parent``, ``value``): concurrent replacements of one day
-    serialise, a failure anywhere leaves the previous rows, and a reader sees the old partition or the new one
-    (it waits the instant of the swap), never a mix and never neither; other days are not touched.
+    serialise, a failure anywhere leaves the previous rows, and a reader sees the old partition or the new one,
+    never a mix; other days are not touched. The swap never stalls readers for long: see :func:`_swap`.
 
     ``constants`` are columns with one value for every row (lineage such as a batch id), as Python values or
     non-volatile SQL expressions (``sql.SQL("now()")``, evaluated once). They are added after the load as
@@ -173,39 +194,83 @@ def replace_partition(
     if conn is None:
         with connect(url) as own:  # commits on leaving
             return replace_partition(parent, value, data, before_attach, conn=own, constants=constants)
-    constants = dict(constants or {})
-    staging = f"{partition_name(parent, value)}_{uuid.uuid4().hex[:8]}"  # never a name in use
-    if min(LOAD_SESSIONS, data.num_rows // PARALLEL_MIN_ROWS) < 2:
-        with conn.transaction():
-            lock_partition(conn, parent, value)
-            plan = _plan(conn, parent, value, data, constants)
-            conn.execute(plan.create_staging(staging))
-            copy_in_binary(conn, staging, plan.data, plan.types)
-            for statement in plan.finish_staging(staging):
-                conn.execute(statement)
-            _swap(conn, plan, staging, before_attach)
-        return plan.data.num_rows
+    return replace_partitions(conn, [PartitionLoad(parent, value, data, constants)], before_attach)[0]
+
+
+def replace_partitions(
+    conn: psycopg.Connection, loads: Sequence[PartitionLoad], before_attach: Callable[[], None] | None = None
+) -> list[int]:
+    """Replace several partitions (of one or several parents, one or several values) together, atomically.
+
+    As :func:`replace_partition` for each, in ``conn``'s current transaction (a savepoint if one is open): every
+    advisory lock is taken first, in one order (two callers never deadlock), every fresh table is built, then
+    all are swapped in at once, so a reader sees every partition old or every one new. Fresh tables that a
+    crashed earlier load left behind (committed by the several-session path, never attached) are dropped on
+    either path. Many days of history may go in one call: each holds its locks until the caller commits.
+    Returns the number of rows of each load, in the order given.
+    """
+    order = sorted(range(len(loads)), key=lambda i: (loads[i].parent, loads[i].value))
     dsn = conninfo(conn)
-    with psycopg.connect(dsn) as loader:
-        try:
-            with conn.transaction():
-                lock_partition(conn, parent, value)
-                plan = _plan(conn, parent, value, data, constants)
+    aside: list[str] = []  # fresh tables committed by other sessions: dropped again if this fails
+    counts = [0] * len(loads)
+    try:
+        with conn.transaction():
+            for i in order:
+                lock_partition(conn, loads[i].parent, loads[i].value)
+            staged = []
+            for i in order:
+                load = loads[i]
+                plan = _plan(conn, load.parent, load.value, load.data, dict(load.constants or {}))
                 _drop_leftovers(conn, plan)
-                loader.execute(plan.create_staging(staging))
-                loader.commit()  # visible to the other loading sessions; to readers only once attached
-                _bulk_load(dsn, loader, staging, plan.data, plan.types)
-                for statement in plan.finish_staging(staging):
-                    loader.execute(statement)
-                loader.commit()
-                _swap(conn, plan, staging, before_attach)
-        except BaseException:
-            # The failed transaction (or savepoint) has released its locks on the staging table: drop it.
-            loader.rollback()
-            loader.execute(sql.SQL("drop table if exists {}").format(qualified(staging)))
-            loader.commit()
-            raise
-    return plan.data.num_rows
+                staging = f"{plan.partition}_{uuid.uuid4().hex[:8]}"  # never a name in use
+                try:
+                    if min(LOAD_SESSIONS, load.data.num_rows // PARALLEL_MIN_ROWS) < 2:
+                        _stage_here(conn, plan, staging)
+                    else:
+                        aside.append(staging)
+                        _stage_aside(dsn, plan, staging)
+                except psycopg.Error as error:
+                    error.add_note(f"while loading {plan.partition}")
+                    raise
+                staged.append((plan, staging))
+                counts[i] = plan.data.num_rows
+            _swap(conn, staged, before_attach)
+    except BaseException:
+        # The failed transaction (or savepoint) has released its locks on the fresh tables: drop them.
+        _drop_tables(dsn, aside)
+        raise
+    return counts
+
+
+def _stage_here(conn: psycopg.Connection, plan: _Plan, staging: str) -> None:
+    """Build the fresh table in ``conn``'s transaction: it vanishes with it if anything fails."""
+    conn.execute(plan.create_staging(staging))
+    copy_in_binary(conn, staging, plan.data, plan.types)
+    for statement in plan.finish_staging(staging):
+        conn.execute(statement)
+
+
+def _stage_aside(dsn: str, plan: _Plan, staging: str) -> None:
+    """Build the fresh table over ``LOAD_SESSIONS`` sessions: committed, unattached (invisible to readers)."""
+    with psycopg.connect(dsn) as loader:
+        loader.execute(plan.create_staging(staging))
+        loader.commit()  # visible to the other loading sessions; to readers only once attached
+        _bulk_load(dsn, loader, staging, plan.data, plan.types)
+        for statement in plan.finish_staging(staging):
+            loader.execute(statement)
+        loader.commit()
+
+
+def _drop_tables(dsn: str, names: list[str]) -> None:
+    """Drop ``names`` if they exist; a failure here is left to the next load's clean-up (``_drop_leftovers``)."""
+    if not names:
+        return
+    try:
+        with psycopg.connect(dsn, autocommit=True) as cleaner:
+            for name in names:
+                cleaner.execute(sql.SQL("drop table if exists {}").format(qualified(name)))
+    except psycopg.Error:
+        pass
 
 
 def move_into_day_partitions(conn: psycopg.Connection, table: str, create_parent: sql.Composable | str) -> int:
@@ -407,7 +472,10 @@ def _bulk_load(dsn: str, loader: psycopg.Connection, table: str, data: pa.Table,
 
 
 def _drop_leftovers(conn: psycopg.Connection, plan: _Plan) -> None:
-    """Drop fresh tables of this day that a crashed parallel load left behind (committed, never attached)."""
+    """Drop fresh tables of this day that a crashed load left behind (committed by other sessions, never attached).
+
+    Called under the day's advisory lock on both paths, so no live load of the day owns one.
+    """
     schema, final = plan.partition.split(".")
     leftovers = conn.execute(
         "select c.oid::regclass::text from pg_class c join pg_namespace n on n.oid = c.relnamespace "
@@ -418,18 +486,59 @@ def _drop_leftovers(conn: psycopg.Connection, plan: _Plan) -> None:
         conn.execute(sql.SQL("drop table {}").format(sql.SQL(name)))
 
 
-def _swap(conn: psycopg.Connection, plan: _Plan, staging: str, before_attach: Callable[[], None] | None) -> None:
-    """Drop the day's partition if any, attach ``staging`` under its name instead."""
-    conn.execute(sql.SQL("drop table if exists {}").format(qualified(plan.partition)))
-    if before_attach is not None:
-        before_attach()
-    conn.execute(
-        sql.SQL("alter table {} rename to {}").format(qualified(staging), sql.Identifier(plan.partition.split(".")[1]))
-    )
-    conn.execute(
-        sql.SQL("alter table {} attach partition {} for values in ({})").format(
-            qualified(plan.parent), qualified(plan.partition), sql.Literal(plan.value)
-        )
+def _swap(conn: psycopg.Connection, staged: list[tuple[_Plan, str]], before_attach: Callable[[], None] | None) -> None:
+    """Drop each day's partition if any and attach its fresh table under its name, all at once.
+
+    Dropping a partition needs an exclusive lock on its parent, and while a swap waits for one every new query
+    of the parent queues behind it. So each attempt waits at most ``SWAP_LOCK_TIMEOUT_MS`` (in a savepoint,
+    which a timeout rolls back alone), then steps aside for a growing, jittered pause and tries again; after
+    ``SWAP_ATTEMPTS`` it raises :class:`SwapTimeout` naming the sessions in the way, nothing changed.
+    """
+    for attempt in range(1, SWAP_ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                previous = conn.execute("select current_setting('lock_timeout')").fetchone()[0]
+                conn.execute("select set_config('lock_timeout', %s, true)", (f"{SWAP_LOCK_TIMEOUT_MS}ms",))
+                for plan, _ in staged:
+                    conn.execute(sql.SQL("drop table if exists {}").format(qualified(plan.partition)))
+                if before_attach is not None:
+                    before_attach()
+                for plan, staging in staged:
+                    conn.execute(
+                        sql.SQL("alter table {} rename to {}").format(
+                            qualified(staging), sql.Identifier(plan.partition.split(".")[1])
+                        )
+                    )
+                    conn.execute(
+                        sql.SQL("alter table {} attach partition {} for values in ({})").format(
+                            qualified(plan.parent), qualified(plan.partition), sql.Literal(plan.value)
+                        )
+                    )
+                conn.execute("select set_config('lock_timeout', %s, true)", (previous,))
+            return
+        except psycopg.errors.LockNotAvailable as error:
+            if attempt == SWAP_ATTEMPTS:
+                raise SwapTimeout(_blocked_message(conn, staged)) from error
+            time.sleep(
+                min(SWAP_BACKOFF_MAX_SECONDS, SWAP_BACKOFF_SECONDS * 2 ** (attempt - 1)) * random.uniform(0.5, 1)
+            )
+
+
+def _blocked_message(conn: psycopg.Connection, staged: list[tuple[_Plan, str]]) -> str:
+    """Which sessions hold locks on the tables a swap could not lock."""
+    names = sorted({p.parent for p, _ in staged} | {p.partition for p, _ in staged})
+    holders = conn.execute(
+        "select distinct a.pid, a.state, coalesce(now() - a.xact_start, '0'::interval)::text, left(a.query, 80) "
+        "from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+        "where l.granted and a.pid <> pg_backend_pid() "
+        "and l.relation in (select to_regclass(n) from unnest(%s::text[]) n) order by 1",
+        (names,),
+    ).fetchall()
+    who = "; ".join(f"pid {pid} ({state} for {age}: {query!r})" for pid, state, age, query in holders) or "none now"
+    return (
+        f"could not swap {', '.join(p.partition for p, _ in staged)} in: {SWAP_ATTEMPTS} attempts of "
+        f"{SWAP_LOCK_TIMEOUT_MS} ms each found other sessions holding locks on them (sessions holding them: {who}); "
+        "nothing was changed, end those transactions or retry"
     )
 
 

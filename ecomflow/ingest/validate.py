@@ -31,6 +31,8 @@ _TYPE_ERRORS: dict[str, str] = {
     "date": "malformed_date: expected YYYY-MM-DD",
     "timestamp": "malformed_timestamp: expected ISO 8601 (YYYY-MM-DD HH:MM:SS[+00:00])",
 }
+_INVALID_UTF8 = "invalid_text: not valid UTF-8"
+_NUL = "invalid_text: holds a NUL character, which PostgreSQL text cannot store"
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Rejections:
         if len(indices) == 0:
             return
         self.row_numbers.append(rows.take(indices))
-        self.raw_values.append(_as_text(raw.take(indices)) if raw is not None else pa.nulls(len(indices), pa.string()))
+        self.raw_values.append(_raw_text(raw.take(indices)) if raw is not None else pa.nulls(len(indices), pa.string()))
         self.fields.append(field_name)
         self.reasons.append(reason)
         self.counts.append(len(indices))
@@ -76,14 +78,52 @@ class Rejections:
         )
 
 
+class ColumnTypeError(ValueError):
+    """A file's column has a type no contract type can be read from (a list, a struct, ...)."""
+
+
+def _to_string(values: pa.Array) -> pa.Array:
+    """Values as Arrow strings, exactly as they are (bytes that are not UTF-8 become null: see ``_bad_utf8``)."""
+    if pa.types.is_string(values.type):
+        return values
+    if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+        return _strict_cast(values, pa.string())[0]
+    try:
+        return pc.cast(values, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise ColumnTypeError(f"has type {values.type}, which cannot be read as text") from error
+
+
 def _as_text(values: pa.Array) -> pa.Array:
-    """Values as trimmed strings, empty strings as null: how a user's file spelled them."""
-    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
-        text = pc.cast(values, pa.string())
-    else:
-        text = pc.cast(values, pa.string()) if not pa.types.is_string(values.type) else values
-    text = pc.utf8_trim_whitespace(text)
+    """Values as trimmed strings, empty strings as null: what parsing a user's file reads."""
+    text = pc.utf8_trim_whitespace(_to_string(values))
     return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+
+
+def _raw_text(values: pa.Array) -> pa.Array:
+    r"""Values exactly as the file wrote them, for ``raw.quarantine``.
+
+    A NUL, which PostgreSQL text cannot hold, is spelled ``\0``; bytes that are not UTF-8 are written in
+    hexadecimal, ``\x...``.
+    """
+    text = _to_string(values)
+    if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+        hex_text = pa.array([None if v is None else "\\x" + v.hex() for v in values.to_pylist()], pa.string())
+        text = pc.if_else(pc.and_(pc.is_null(text), pc.is_valid(values)), hex_text, text)
+    return pc.replace_substring(text, "\x00", "\\0")
+
+
+def _bad_utf8(values: pa.Array) -> pa.Array:
+    """True where a binary (or unvalidated string) value is not valid UTF-8."""
+    if pa.types.is_string(values.type):
+        try:
+            values.validate(full=True)
+            return _all_false(len(values))
+        except pa.ArrowInvalid:
+            values = values.view(pa.binary())
+    elif not (pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
+        return _all_false(len(values))
+    return _strict_cast(values, pa.string())[1]
 
 
 def _strict_cast(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array]:
@@ -118,7 +158,9 @@ def _parse_text(text: pa.Array, column: Column) -> tuple[pa.Array, pa.Array]:
     shaped = pc.fill_null(pc.match_substring_regex(text, _SHAPES[column.type]), False)
     candidates = pc.if_else(shaped, text, pa.scalar(None, pa.string()))
     if column.type == "timestamp":
-        # Values without a zone are UTC by the contract.
+        # Values without a zone are UTC by the contract; digits past the microsecond are dropped (PostgreSQL's
+        # precision, as for a Parquet timestamp in nanoseconds).
+        candidates = pc.replace_substring_regex(candidates, r"(\.\d{6})\d+", r"\1")
         zoned = pc.fill_null(pc.match_substring_regex(candidates, r"(Z|[+-]\d{2}(:?\d{2})?)$"), True)
         candidates = pc.if_else(zoned, candidates, pc.binary_join_element_wise(candidates, "Z", ""))
     typed, failed = _strict_cast(candidates, column.arrow_type)
@@ -128,17 +170,23 @@ def _parse_text(text: pa.Array, column: Column) -> tuple[pa.Array, pa.Array]:
 
 def coerce_column(values: pa.Array, column: Column) -> tuple[pa.Array, pa.Array]:
     """Bring one file column to the contract type; returns the typed column and its mask of type errors."""
+    if column.type == "string" and pa.types.is_string(values.type) and pc.any(_bad_utf8(values)).as_py():
+        values = values.view(pa.binary())  # a Parquet string column holding bytes that are not UTF-8
     if values.type == column.arrow_type:
         return values, _all_false(len(values))
     if pa.types.is_timestamp(values.type) and column.type == "timestamp":
         if values.type.tz is None:
             values = pc.assume_timezone(values, "UTC")
-        return pc.cast(values, column.arrow_type), _all_false(len(values))
+        # Nanoseconds are dropped: PostgreSQL keeps microseconds.
+        return pc.cast(values, column.arrow_type, safe=False), _all_false(len(values))
     if not pa.types.is_string(values.type) and column.type in {"int64", "float64", "date"}:
         try:
             return pc.cast(values, column.arrow_type), _all_false(len(values))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
+    if column.type == "string" and (pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
+        bad = _bad_utf8(values)
+        return pc.if_else(bad, pa.scalar(None, pa.string()), _as_text(values)), bad
     return _parse_text(_as_text(values), column)
 
 
@@ -162,8 +210,12 @@ def check_table(data: pa.Table, table: Table, rows: pa.Array) -> tuple[pa.Table,
             typed_columns[column.name] = pa.nulls(data.num_rows, column.arrow_type)
             continue
         original = data.column(column.name).combine_chunks()
-        typed, type_errors = coerce_column(original, column)
-        rejections.add(type_errors, rows, column.name, _TYPE_ERRORS[column.type], original)
+        try:
+            typed, type_errors = coerce_column(original, column)
+        except ColumnTypeError as error:
+            raise ColumnTypeError(f"column {column.name!r} {error}; expected {column.type}") from error
+        type_reason = _INVALID_UTF8 if column.type == "string" else _TYPE_ERRORS[column.type]
+        rejections.add(type_errors, rows, column.name, type_reason, original)
         checks = _value_checks(typed, column, table, type_errors)
         for mask, reason in checks:
             rejections.add(mask, rows, column.name, reason, original)
@@ -174,7 +226,7 @@ def check_table(data: pa.Table, table: Table, rows: pa.Array) -> tuple[pa.Table,
 
 
 def _value_checks(typed: pa.Array, column: Column, table: Table, type_errors: pa.Array) -> list[tuple[pa.Array, str]]:
-    """Masks of rows breaking nullability, allowed values and minimums for one typed column."""
+    """Masks of rows breaking nullability, allowed values, text rules, finiteness and the range of one column."""
     checks: list[tuple[pa.Array, str]] = []
     missing = pc.and_(pc.is_null(typed), pc.invert(type_errors))
     if not column.nullable:
@@ -185,6 +237,14 @@ def _value_checks(typed: pa.Array, column: Column, table: Table, type_errors: pa
         checks.append(
             (pc.and_(unknown, pc.is_valid(typed)), f"unknown_value: expected one of {', '.join(column.allowed)}")
         )
+    if column.type == "string":
+        checks.append((pc.match_substring(typed, "\x00"), _NUL))
+        limit = column.length_limit
+        checks.append((pc.greater(pc.utf8_length(typed), limit), f"too_long: at most {limit:,} characters"))
+    finite = None
+    if column.type == "float64":
+        finite = pc.is_finite(typed)
+        checks.append((pc.invert(finite), "not_finite: NaN and infinity are not numbers"))
     if column.min_value is not None:
         below = pc.less(typed, pa.scalar(column.min_value).cast(typed.type))
         reason = (
@@ -192,7 +252,11 @@ def _value_checks(typed: pa.Array, column: Column, table: Table, type_errors: pa
             if column.min_value == 0
             else f"below_minimum: must be >= {column.min_value:g}"
         )
-        checks.append((below, reason))
+        checks.append((below if finite is None else pc.and_(below, finite), reason))
+    if column.max_value is not None:
+        above = pc.greater(typed, pa.scalar(column.max_value).cast(typed.type))
+        reason = f"above_maximum: must be <= {column.max_value:g}"
+        checks.append((above if finite is None else pc.and_(above, finite), reason))
     return checks
 
 

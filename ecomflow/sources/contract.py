@@ -31,6 +31,10 @@ POSTGRES_TYPES: dict[str, str] = {
     "timestamp": "timestamptz",
 }
 
+# Longest text a column accepts unless it says otherwise: a value far longer is a broken file or a pasted blob,
+# quarantined rather than loaded (the row only: the file's other rows load).
+MAX_TEXT_LENGTH = 1_000
+
 CHANNELS = ("web", "app", "social", "store")
 REGIONS = ("north", "south", "east", "west", "central")
 
@@ -45,6 +49,9 @@ class Column:
     nullable: bool = False
     allowed: tuple[str, ...] | None = None
     min_value: float | None = None
+    max_value: float | None = None
+    max_length: int | None = None
+    """Most characters a text value may have (``MAX_TEXT_LENGTH`` when not set); text columns only."""
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -56,6 +63,11 @@ class Column:
         """The column type in ``raw``."""
         return POSTGRES_TYPES[self.type]
 
+    @property
+    def length_limit(self) -> int | None:
+        """Most characters a value may have: text columns only."""
+        return (self.max_length or MAX_TEXT_LENGTH) if self.type == "string" else None
+
 
 @dataclass(frozen=True)
 class Table:
@@ -66,6 +78,9 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     depends_on: tuple[str, ...] = field(default=())
+    allow_empty: bool = False
+    """Whether an empty input (no row, or none that passes) may replace a day that holds rows without
+    ``--allow-empty``: a table whose source legitimately sends an empty correction of a day."""
 
     @property
     def column_names(self) -> list[str]:
@@ -100,8 +115,8 @@ TABLES: tuple[Table, ...] = (
             Column("signup_channel", "string", "Channel of sign-up.", allowed=CHANNELS),
             Column("region", "string", "Home region.", allowed=REGIONS),
             Column("city", "string", "Home city."),
-            Column("latitude", "float64", "Home latitude (approximate)."),
-            Column("longitude", "float64", "Home longitude (approximate)."),
+            Column("latitude", "float64", "Home latitude (approximate).", min_value=-90, max_value=90),
+            Column("longitude", "float64", "Home longitude (approximate).", min_value=-180, max_value=180),
             Column("age_band", "string", "Age band.", allowed=("18-24", "25-34", "35-44", "45-54", "55+")),
             Column("gender", "string", "Self-declared gender.", nullable=True, allowed=("f", "m", "x")),
             Column("marketing_opt_in", "bool", "Whether the customer accepts marketing messages."),
@@ -255,8 +270,8 @@ TABLES: tuple[Table, ...] = (
             _id("order_id", "order"),
             _id("product_id", "product"),
             _id("customer_id", "customer"),
-            Column("rating", "int64", "Stars from 1 to 5.", min_value=1),
-            Column("review_text", "string", "Short text.", nullable=True),
+            Column("rating", "int64", "Stars from 1 to 5.", min_value=1, max_value=5),
+            Column("review_text", "string", "Short text.", nullable=True, max_length=10_000),
             Column("reviewed_at", "timestamp", "When the review was posted."),
         ),
         key=("review_id",),

@@ -808,7 +808,9 @@ def write_day(config: SimulatorConfig, day: dt.date, landing: Path) -> dict[str,
     for name, table in generate_day(config, day).items():
         directory = landing / name / f"dt={day.isoformat()}"
         directory.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, directory / "part-0.parquet", compression="zstd", store_schema=False)
+        pq.write_table(
+            table, directory / "part-0.parquet", compression="zstd", store_schema=False, write_page_checksum=True
+        )
         counts[name] = table.num_rows
     return counts
 

@@ -16,9 +16,9 @@ import pyarrow as pa
 import pytest
 from psycopg import sql
 
-from ecomflow import warehouse as wh
+from ecomflow.core import warehouse as wh
 from ecomflow.core.warehouse import connect, replace_partition
-from ecomflow.ingest import ensure_raw_schema, ingest_day
+from ecomflow.ingest import ensure_raw_schema, ingest_day, load_day
 
 DAY = dt.date(2025, 5, 1)
 OTHER_DAY = dt.date(2025, 5, 2)
@@ -119,32 +119,81 @@ def test_readers_wait_for_the_swap_and_never_see_the_day_missing(warehouse, pare
         assert _rows(reader) == [(DAY, 3, "l3", "new")]
 
 
-def test_concurrent_loads_of_one_day_serialise(warehouse, parent, mode):
-    _load(warehouse, DAY, [0], "first")
-    errors: list[BaseException] = []
+def _waiting_for_advisory_locks(conn) -> int:
+    conn.rollback()
+    return conn.execute("select count(*) from pg_locks where locktype = 'advisory' and not granted").fetchone()[0]
 
-    def load(ids, batch):
+
+def _two_loads(first, second, wait_until) -> tuple[list[BaseException], bool]:
+    """Run ``first(hold)`` until it holds inside its swap, then ``second``; let ``first`` go once ``second`` waits
+    for the day's advisory lock (or after a timeout). Returns the errors and whether ``second`` waited.
+    """
+    inside, release, errors = threading.Event(), threading.Event(), []
+
+    def hold():
+        inside.set()
+        release.wait(60)
+
+    def run(load, *args):
         try:
-            with connect() as conn:
-                _load(conn, DAY, ids, batch)
-        except BaseException as error:  # pragma: no cover - reported below
+            load(*args)
+        except BaseException as error:  # noqa: BLE001 - reported by the caller
             errors.append(error)
 
-    threads = [threading.Thread(target=load, args=(list(range(k * 1000, k * 1000 + 500)), f"b{k}")) for k in (1, 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    one = threading.Thread(target=run, args=(first, hold))
+    one.start()
+    assert inside.wait(60)
+    two = threading.Thread(target=run, args=(second,))
+    two.start()
+    with connect() as observer:
+        waited = wait_until(lambda: _waiting_for_advisory_locks(observer) == 1)
+    release.set()
+    one.join(60)
+    two.join(120)
+    return errors, waited
 
-    assert not errors
+
+def test_concurrent_loads_of_one_day_serialise(warehouse, parent, mode, wait_until):
+    # The day's first load: without the lock, the second load's fresh table could not take the partition's name.
+    def load(ids, batch, hook=None):
+        with connect() as conn:
+            _load(conn, DAY, ids, batch, hook)
+
+    errors, waited = _two_loads(
+        lambda hook: load(list(range(1000, 1500)), "b1", hook), lambda: load(list(range(2000, 2500)), "b2"), wait_until
+    )
+
+    assert waited, "the second load did not wait for the first one's advisory lock"
+    assert not errors, errors
     rows = _rows(warehouse)
-    batches = {r[3] for r in rows}
-    assert len(rows) == 500 and len(batches) == 1 and batches <= {"b1", "b2"}
+    assert len(rows) == 500 and {r[3] for r in rows} == {"b2"}  # the later load wins, whole
     assert _tables(warehouse) == ["measures_p20250501"]
 
 
-def test_a_fresh_table_left_by_a_crashed_parallel_load_is_dropped(warehouse, parent, monkeypatch):
-    monkeypatch.setattr(wh, "PARALLEL_MIN_ROWS", 1)
+def test_concurrent_loads_of_one_day_through_the_loader_serialise(warehouse, tmp_path, mode, wait_until):
+    ensure_raw_schema(warehouse)
+    warehouse.execute("truncate raw.orders, raw.quarantine")
+    warehouse.commit()
+    path = tmp_path / "orders" / f"dt={DAY}" / "part-0.csv"
+    path.parent.mkdir(parents=True)
+    header = "order_id,customer_id,channel,ordered_at,promo_code,shipping_fee"
+    rows = [f"o1,c1,web,{DAY} 10:00:00,,1", f"o2,c2,web,{DAY} 11:00:00,,1", f"o3,c3,mail,{DAY} 12:00:00,,1"]
+    path.write_text("\n".join([header, *rows]) + "\n")
+
+    def load(hook=None):
+        with connect() as conn:
+            load_day(conn, tmp_path, DAY, ["orders"], before_swap=hook)
+
+    errors, waited = _two_loads(load, load, wait_until)
+
+    assert waited, "the second load did not wait for the first one's advisory lock"
+    assert not errors, errors
+    assert warehouse.execute("select count(*) from raw.orders").fetchone()[0] == 2
+    # Each load replaces the day's quarantine records: serialised, the day keeps one set.
+    assert warehouse.execute("select count(*) from raw.quarantine").fetchone()[0] == 1
+
+
+def test_a_fresh_table_left_by_a_crashed_parallel_load_is_dropped_by_either_path(warehouse, parent, mode):
     warehouse.execute("create table scratch.measures_p20250501_0123abcd (id bigint)")
     warehouse.commit()
     _load(warehouse, DAY, list(range(10)), "a")

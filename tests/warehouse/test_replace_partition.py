@@ -1,15 +1,21 @@
-"""Swapping one day's partition atomically (``ecomflow.core.warehouse.replace_partition``) on a real PostgreSQL."""
+"""Swapping one day's partition atomically (``ecomflow.core.warehouse.replace_partition``) on a real PostgreSQL.
+
+Every test runs on both loading paths: in one session, and over several sessions with a fresh table committed
+before the swap (``PARALLEL_MIN_ROWS`` lowered so that a few rows take it).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 
 import psycopg
 import pyarrow as pa
 import pytest
 
-from ecomflow.core.warehouse import connect, partition_name, replace_partition
+from ecomflow.core import warehouse as wh
+from ecomflow.core.warehouse import SwapTimeout, connect, partition_name, replace_partition
 
 PARENT = "swap.daily_scores"
 DAY, OTHER_DAY = dt.date(2026, 6, 1), dt.date(2026, 6, 2)
@@ -34,6 +40,14 @@ def _day(conn: psycopg.Connection, day: dt.date) -> list[tuple]:
     return conn.execute(
         f"select entity_id, score, tag from {PARENT} where as_of_date = %s order by 1", (day,)
     ).fetchall()
+
+
+@pytest.fixture(autouse=True, params=["one session", "several sessions"])
+def path(request, monkeypatch) -> str:
+    """Both ways of loading: 250,000 rows per session select the several-session path; here 1 does."""
+    if request.param == "several sessions":
+        monkeypatch.setattr(wh, "PARALLEL_MIN_ROWS", 1)
+    return request.param
 
 
 @pytest.fixture
@@ -120,12 +134,19 @@ def test_a_reader_during_the_swap_waits_and_sees_the_new_day_in_full(parent):
     assert seen == [[("new", 70)]]
 
 
-def test_two_replacements_of_one_day_serialise(parent):
-    first_inside, errors = threading.Event(), []
+def _waiting(observer: psycopg.Connection, locktype: str) -> int:
+    """Sessions waiting for a lock of ``locktype`` (``advisory``, ``relation``)."""
+    observer.rollback()
+    query = "select count(*) from pg_locks where locktype = %s and not granted"
+    return observer.execute(query, (locktype,)).fetchone()[0]
+
+
+def test_two_replacements_of_one_day_serialise(parent, wait_until):
+    first_inside, release, errors = threading.Event(), threading.Event(), []
 
     def hold() -> None:
         first_inside.set()
-        threading.Event().wait(1.0)
+        release.wait(60)
 
     def run(rows: pa.Table, hook=None) -> None:
         try:
@@ -138,10 +159,76 @@ def test_two_replacements_of_one_day_serialise(parent):
     assert first_inside.wait(timeout=30)
     two = threading.Thread(target=run, args=(_rows(DAY, 60, "second"),))
     two.start()
+    with connect() as observer:
+        waited = wait_until(lambda: _waiting(observer, "advisory") == 1)
+    release.set()
     one.join(timeout=60)
-    two.join(timeout=60)
+    two.join(timeout=120)
+    assert waited, "the second replacement did not wait for the first one's advisory lock"
     assert not errors, errors
     assert [tag for *_, tag in _day(parent, DAY)] == ["second"] * 60
+
+
+def test_a_swap_waiting_behind_a_long_reader_lets_new_queries_through(parent, monkeypatch, wait_until):
+    monkeypatch.setattr(wh, "SWAP_LOCK_TIMEOUT_MS", 200)
+    monkeypatch.setattr(wh, "SWAP_ATTEMPTS", 1000)
+    replace_partition(PARENT, DAY, _rows(DAY, 10, "old"))
+    done: list[int] = []
+    with connect() as long_reader, connect() as observer, connect() as reader:
+        long_reader.execute(f"select count(*) from {PARENT}")  # its transaction stays open, holding its lock
+        swap = threading.Thread(target=lambda: done.append(replace_partition(PARENT, DAY, _rows(DAY, 20, "new"))))
+        swap.start()
+        assert wait_until(lambda: _waiting(observer, "relation") == 1), "the swap never waited for the reader"
+        reader.execute("set statement_timeout = '5s'")  # without the swap's lock timeout it would queue for good
+        for _ in range(3):
+            started = time.monotonic()
+            assert reader.execute(f"select count(*) from {PARENT} where as_of_date = %s", (OTHER_DAY,)).fetchone() == (
+                50,
+            )
+            reader.rollback()
+            assert time.monotonic() - started < 3
+        assert not done  # still waiting for the long reader, who sees the old day throughout
+        assert [tag for *_, tag in _day(long_reader, DAY)] == ["old"] * 10
+        long_reader.rollback()
+        swap.join(timeout=60)
+    assert done == [20]
+    assert [tag for *_, tag in _day(parent, DAY)] == ["new"] * 20
+
+
+def test_a_swap_that_never_gets_its_lock_gives_up_naming_the_blocker_and_changes_nothing(parent, monkeypatch):
+    monkeypatch.setattr(wh, "SWAP_LOCK_TIMEOUT_MS", 50)
+    monkeypatch.setattr(wh, "SWAP_ATTEMPTS", 3)
+    replace_partition(PARENT, DAY, _rows(DAY, 10, "old"))
+    with connect() as long_reader:
+        long_reader.execute(f"select count(*) from {PARENT}")
+        pid = long_reader.info.backend_pid
+        with pytest.raises(SwapTimeout, match=rf"3 attempts of 50 ms.*pid {pid} \(idle in transaction"):
+            replace_partition(PARENT, DAY, _rows(DAY, 20, "new"))
+    assert [tag for *_, tag in _day(parent, DAY)] == ["old"] * 10
+    leftovers = parent.execute(
+        "select relname from pg_class where relname like 'daily\\_scores\\_p20260601\\_%' and relkind = 'r'"
+    ).fetchall()
+    assert leftovers == []
+
+
+def test_what_a_repeatable_read_reader_sees_across_a_swap(parent, wait_until):
+    """As docs/data-contract.md states: the old day if it read the table before; the day empty if it did not."""
+    replace_partition(PARENT, DAY, _rows(DAY, 10, "old"))
+    with connect() as early, connect() as late:
+        for reader in (early, late):
+            reader.execute("set transaction isolation level repeatable read")
+        assert [tag for *_, tag in _day(early, DAY)] == ["old"] * 10  # holds its lock: the swap waits for it
+        late.execute("select 1")  # a snapshot, but no read of the table
+        swapped = threading.Thread(target=replace_partition, args=(PARENT, DAY, _rows(DAY, 20, "new")))
+        swapped.start()
+        with connect() as observer:
+            assert wait_until(lambda: _waiting(observer, "relation") == 1)
+        assert [tag for *_, tag in _day(early, DAY)] == ["old"] * 10
+        early.rollback()
+        swapped.join(timeout=60)
+        assert _day(late, DAY) == []  # the new rows came after its snapshot, the old partition is gone
+        assert len(_day(late, OTHER_DAY)) == 50  # other days as they were
+    assert len(_day(parent, DAY)) == 20
 
 
 def test_an_empty_day_replaces_the_previous_rows(parent):
