@@ -26,7 +26,7 @@ from ecomflow.local import runtime
 from ecomflow.local.postgres import POSTGRES_BIN_PATH, PostgresSetupError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
-console = Console()
+console = Console(soft_wrap=True)  # messages keep their lines: a path or an error is never broken in two
 
 DATE = ["%Y-%m-%d"]
 Day = Annotated[dt.datetime, typer.Option(formats=DATE)]
@@ -75,7 +75,7 @@ def start_core(settings: Settings, airflow: bool = True) -> dict[str, str]:
             try:
                 runtime.postgres(settings).start()
             except PostgresSetupError as error:
-                console.print(f"[red]PostgreSQL: {error}", soft_wrap=True)
+                console.print(f"[red]PostgreSQL: {escape(str(error))}")
                 raise typer.Exit(1) from error
     if airflow:
         with console.status("migrating Airflow's metadata database"):

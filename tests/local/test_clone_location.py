@@ -109,7 +109,7 @@ def test_an_unreachable_server_dir_is_one_clear_line(closed_dir, tmp_path):
         ECOMFLOW_PG_PORT=str(_free_port()),
         ECOMFLOW_PG_SERVER_DIR=str(closed_dir / "pg"),
     )
-    result = _ecomflow("ingest", "--from", "2025-01-01", "--to", "2025-01-01", env=env, cwd=PROJECT_ROOT)
+    result = _ecomflow("build", env=env, cwd=PROJECT_ROOT)  # a command whose first step starts the server
     output = (result.stdout + result.stderr).strip()
     assert result.returncode == 1, output
     assert "Traceback" not in output
