@@ -256,8 +256,9 @@ def train(
     tune: Annotated[int, typer.Option(help="Optuna trials to run first (nested MLflow runs); 0 = spec's params.")] = 0,
 ) -> None:
     """Train a model, log it to MLflow, register it as challenger and run the promotion gate."""
+    from ml.dataset import NotEnoughData
     from ml.models import get_spec
-    from ml.training import NotEnoughData, train_model
+    from ml.training import train_model
 
     start_core(get_settings(), airflow=False)
     spec = get_spec(model)

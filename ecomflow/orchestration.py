@@ -157,8 +157,9 @@ def train(model_name: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """Train one model; a training set that cannot support a model yet skips the task with the reason."""
     from airflow.sdk.exceptions import AirflowSkipException
 
+    from ml.dataset import NotEnoughData
     from ml.models import get_spec
-    from ml.training import NotEnoughData, train_model
+    from ml.training import train_model
 
     tags = {"airflow.dag_id": context["dag"].dag_id, "airflow.run_id": context["run_id"]}
     if context.get("data_interval_start"):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from ecomflow.core.warehouse import bind, connect, read_arrow, read_arrow_batches
-from ml.models import ModelSpec
+from ml.spec import ModelSpec
 
 NUMBER_TYPES = frozenset({"smallint", "integer", "bigint", "real", "double precision"})
 

@@ -36,7 +36,7 @@ from ecomflow.core.dates import as_of_date, as_of_dates
 from ecomflow.core.settings import get_settings
 from ecomflow.core.warehouse import advisory_lock, connect, copy_in, copy_out
 from ml.evaluation import expected_calibration_error, ranking_metrics
-from ml.models import ModelSpec
+from ml.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ import pyarrow as pa
 from ecomflow.core.settings import get_settings
 from ecomflow.core.warehouse import advisory_lock, connect, move_into_day_partitions, replace_partition
 from ml.features import feature_batches, latest_feature_date
-from ml.models import ModelSpec
 from ml.packaging import TrainedModel, load_registered
 from ml.registry import CHAMPION
+from ml.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

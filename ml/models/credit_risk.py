@@ -4,7 +4,7 @@ import datetime as dt
 
 from ecomflow.core.dates import add_months
 from ecomflow.core.settings import get_settings
-from ml.models import ModelSpec
+from ml.spec import ModelSpec
 
 
 def learns_from() -> str:

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ecomflow.core.settings import get_settings
 from ml.baselines import percentile_rank
-from ml.models import ModelSpec
+from ml.spec import ModelSpec
 
 
 def rfm_score(frame: pd.DataFrame) -> np.ndarray:
