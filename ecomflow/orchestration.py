@@ -198,3 +198,21 @@ def score(model_name: str, days: Iterable[dt.date]) -> list[dict[str, Any]]:
             {"as_of": result.as_of.isoformat(), "rows": result.rows, "version": result.version, "run_id": result.run_id}
         )
     return results
+
+
+def monitor(model_name: str, days: Iterable[dt.date]) -> dict[str, Any]:
+    """Monitor one model's scores of the run's days; drift fails without retrying, nothing published skips."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from ml.models import get_spec
+    from ml.monitoring.results import DriftDetected
+    from ml.monitoring.run import NothingToMonitor
+    from ml.monitoring.run import monitor as monitor_model
+
+    try:
+        results = monitor_model(get_spec(model_name), days)
+    except NothingToMonitor as reason:
+        raise AirflowSkipException(str(reason)) from reason
+    except DriftDetected as drift:
+        raise AirflowFailException(str(drift)) from drift
+    return {"model": model_name, "results": len(results), "versions": sorted({r.version for r in results})}

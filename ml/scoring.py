@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,8 @@ RISK_GRADE_EDGES = np.array([0.02, 0.05, 0.10, 0.20])
 REASON_METHODS = ("exact", "approximate", "none")
 """How a row's reasons are computed, as ``reason_method`` stores it."""
 EXACT, APPROXIMATE, NO_REASONS = range(len(REASON_METHODS))
+SCORES_DDL = files("ml").joinpath("scores_table.sql").read_text()
+"""The scores table of a model (``scores_table.sql``), formatted by :func:`scores_ddl`."""
 
 
 class NoChampion(Exception):
@@ -85,22 +88,7 @@ def scores_ddl(spec: ModelSpec) -> str:
     reasons = ", ".join(
         f"reason_{i} text, reason_{i}_contribution double precision" for i in range(1, REASON_CODES + 1)
     )
-    return f"""
-        create schema if not exists scores;
-        create table if not exists {spec.scores_table} (
-            {spec.entity_key} text not null,
-            as_of_date date not null,
-            feature_as_of_date date not null,
-            score double precision not null,
-            {band},
-            {reasons},
-            reason_method text not null,
-            model_name text not null,
-            model_version text not null,
-            run_id text not null,
-            scored_at timestamptz not null,
-            primary key (as_of_date, {spec.entity_key})
-        ) partition by list (as_of_date)"""
+    return SCORES_DDL.format(table=spec.scores_table, entity_key=spec.entity_key, band=band, reasons=reasons)
 
 
 def ensure_scores_table(spec: ModelSpec) -> None:

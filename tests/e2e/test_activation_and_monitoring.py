@@ -194,7 +194,7 @@ def past_scores(pipeline):
     Returns ``{model: (as_of, data day its outcome closed on)}``.
     """
     from ecomflow.core.warehouse import connect
-    from ml.monitoring import outcome_known_from
+    from ml.monitoring.performance import outcome_known_from
     from ml.scoring import score_and_publish
 
     last_day = pipeline[-1]
@@ -216,7 +216,7 @@ def past_scores(pipeline):
 @pytest.fixture(scope="module")
 def monitored(pipeline, past_scores) -> dict[str, list]:
     """One monitoring run per model over the pipeline's days and the day the past scores' outcome closed."""
-    from ml.monitoring import monitor
+    from ml.monitoring.run import monitor
 
     return {
         spec.name: monitor(spec, [*pipeline, past_scores[spec.name][1]], threshold=math.inf)
@@ -230,7 +230,7 @@ def _by(results, metric: str, as_of: dt.date) -> dict[str, float]:
 
 @pytest.mark.parametrize("spec", [PROPENSITY, CREDIT], ids=lambda s: s.name)
 def test_psi_of_the_score_and_top_features_every_scored_day(monitored, pipeline, spec):
-    from ml.monitoring import load_version
+    from ml.monitoring.versions import load_version
 
     results = monitored[spec.name]
     for day in pipeline:
@@ -245,12 +245,10 @@ def test_psi_of_the_score_and_top_features_every_scored_day(monitored, pipeline,
 
 def test_credit_drift_is_measured_on_the_training_population(warehouse, monitored, past_scores):
     """The population filter mirrors train_seller_default's: same sellers at a month whose window closed."""
-    from ml.monitoring import population
-
     as_of = past_scores["credit_risk"][0]
     in_population = _one(
         warehouse,
-        f"select count(*) from features.feat_seller_monthly where as_of_date = %s and ({population(CREDIT)})",
+        f"select count(*) from features.feat_seller_monthly where as_of_date = %s and ({CREDIT.population()})",
         (as_of,),
     )
     trained_on = _one(warehouse, "select count(*) from features.train_seller_default where as_of_date = %s", (as_of,))
@@ -260,8 +258,8 @@ def test_credit_drift_is_measured_on_the_training_population(warehouse, monitore
 def test_the_reference_is_the_versions_training_window_sampled_the_same_every_run(warehouse, monitored, monkeypatch):
     from mlflow import MlflowClient
 
-    import ml.monitoring
-    from ml.monitoring import load_version, reference_rows
+    from ml.monitoring import versions
+    from ml.monitoring.versions import load_version, reference_rows
 
     version = load_version(PROPENSITY, monitored["purchase_propensity"][0].version)
     params = MlflowClient().get_run(version.run_id).data.params
@@ -271,7 +269,7 @@ def test_the_reference_is_the_versions_training_window_sampled_the_same_every_ru
         warehouse, "select count(*) from features.train_customer_purchase where as_of_date between %s and %s", window
     )
     assert reference_rows(PROPENSITY, version).num_rows == in_window  # under REFERENCE_MAX_ROWS: every row
-    monkeypatch.setattr(ml.monitoring, "REFERENCE_MAX_ROWS", in_window // 5 + 1)  # every fifth row, by hash
+    monkeypatch.setattr(versions, "REFERENCE_MAX_ROWS", in_window // 5 + 1)  # every fifth row, by hash
     sample = reference_rows(PROPENSITY, version)
     assert in_window / 6 < sample.num_rows < in_window / 4
     dates = sample.column("as_of_date").to_numpy(zero_copy_only=False)
@@ -313,7 +311,8 @@ def test_realised_performance_of_past_scores_against_what_happened(warehouse, mo
 def test_results_are_in_the_table_and_on_the_versions_mlflow_run(warehouse, monitored):
     from mlflow import MlflowClient
 
-    from ml.monitoring import as_of_step, load_version, metric_key
+    from ml.monitoring.store import as_of_step, metric_key
+    from ml.monitoring.versions import load_version
 
     client = MlflowClient()
     for model, results in monitored.items():
@@ -337,7 +336,7 @@ def test_results_are_in_the_table_and_on_the_versions_mlflow_run(warehouse, moni
 
 
 def test_a_rerun_replaces_the_days_results(warehouse, monitored, pipeline):
-    from ml.monitoring import monitor
+    from ml.monitoring.run import monitor
 
     before = _one(warehouse, "select count(*) from monitoring.model_monitoring where model = 'purchase_propensity'")
     again = monitor(PROPENSITY, pipeline, threshold=math.inf)
@@ -348,7 +347,8 @@ def test_a_rerun_replaces_the_days_results(warehouse, monitored, pipeline):
 
 
 def test_drift_above_the_threshold_fails_after_recording(warehouse, monitored, pipeline):
-    from ml.monitoring import DriftDetected, monitor
+    from ml.monitoring.results import DriftDetected
+    from ml.monitoring.run import monitor
 
     day = pipeline[-1]
     as_of = day + dt.timedelta(days=1)
@@ -385,7 +385,7 @@ def test_the_monitor_dag_fails_exactly_when_drift_exceeds_the_setting(dags, pipe
 def test_monitoring_without_scores_skips_with_the_reason(pipeline):
     import dataclasses
 
-    from ml.monitoring import NothingToMonitor, monitor
+    from ml.monitoring.run import NothingToMonitor, monitor
 
     never_scored = dataclasses.replace(PROPENSITY, name="never_scored", scores_table="scores.never_scored")
     with pytest.raises(NothingToMonitor, match="scores.never_scored does not exist yet"):
