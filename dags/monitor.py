@@ -16,6 +16,7 @@ import datetime as dt
 from airflow.sdk import dag, get_current_context, task
 
 from ecomflow.assets import MONITORING, SCORES
+from ml.models import MODEL_NAMES
 
 DEFAULT_ARGS = {
     "owner": "ml-platform",
@@ -23,7 +24,6 @@ DEFAULT_ARGS = {
     "retry_delay": dt.timedelta(minutes=2),
     "execution_timeout": dt.timedelta(minutes=30),
 }
-MODELS = ["purchase_propensity", "credit_risk"]
 
 
 @dag(
@@ -55,7 +55,7 @@ def monitor():  # noqa: D103
         outlet_events[MONITORING].extra = {"days": days, "through": through}
 
     run = days()
-    check.partial(days=run["days"]).expand(model=MODELS) >> publish(run["days"], run["through"])
+    check.partial(days=run["days"]).expand(model=list(MODEL_NAMES)) >> publish(run["days"], run["through"])
 
 
 monitor()

@@ -1,4 +1,4 @@
-"""Score every customer and seller with the ``@champion`` models, publish the day atomically, then activate.
+"""Score with every registered model's ``@champion`` (``ml.models``), publish the day atomically, then activate.
 
 Scheduled on the ``warehouse_features`` asset: it scores as of the day after each data day the warehouse
 built (the feature events that triggered the run and those Airflow left unconsumed since the last). Skips
@@ -14,6 +14,7 @@ import datetime as dt
 from airflow.sdk import dag, get_current_context, task
 
 from ecomflow.assets import FEATURES, SCORES
+from ml.models import MODEL_NAMES
 
 DEFAULT_ARGS = {
     "owner": "ml-platform",
@@ -60,9 +61,7 @@ def score_and_publish():  # noqa: D103
             raise AirflowSkipException(str(reason)) from reason
 
     run = days()
-    scores = score.partial(days=run["days"], through=run["through"]).expand(
-        model=["purchase_propensity", "credit_risk"]
-    )
+    scores = score.partial(days=run["days"], through=run["through"]).expand(model=list(MODEL_NAMES))
     scores >> activate()
 
 

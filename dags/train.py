@@ -1,4 +1,4 @@
-"""Train the purchase-propensity and SME credit-risk models, log them to MLflow and run the promotion gate.
+"""Train every registered model (``ml.models``), log it to MLflow and run the promotion gate.
 
 Weekly, and on demand with the ``models`` param. A model whose training set cannot support it yet (no
 closed label windows, one class, a missing source) is skipped with the reason, not failed.
@@ -10,13 +10,14 @@ import datetime as dt
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from ml.models import MODEL_NAMES
+
 DEFAULT_ARGS = {
     "owner": "ml-platform",
     "retries": 1,
     "retry_delay": dt.timedelta(minutes=5),
     "execution_timeout": dt.timedelta(hours=2),
 }
-MODELS = ["purchase_propensity", "credit_risk"]
 
 
 @dag(
@@ -27,7 +28,7 @@ MODELS = ["purchase_propensity", "credit_risk"]
     default_args=DEFAULT_ARGS,
     tags=["ml", "mlflow"],
     params={
-        "models": Param(MODELS, type="array", description="Models to train."),
+        "models": Param(list(MODEL_NAMES), type="array", description="Models to train."),
         "tune_trials": Param(0, type="integer", minimum=0, description="Optuna trials first (nested MLflow runs)."),
     },
     doc_md=__doc__,

@@ -47,7 +47,7 @@ def read_features_as_of(spec: ModelSpec, as_of: dt.date) -> pa.Table:
     """Feature rows of the latest as-of date on or before ``as_of`` (month starts for monthly features).
 
     In no particular order: sorting a million rows costs the server a fifth of the read, and nothing computed
-    from them depends on their order (see :func:`ml.scoring.deciles`).
+    from them depends on their order (see :func:`ml.models.propensity.deciles`).
     """
     feature_date = latest_feature_date(spec, as_of)
     if feature_date is None:

@@ -13,6 +13,21 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Bands:
+    """How a model's scores are banded for the business, and which bands get exact reason codes.
+
+    ``rule`` maps the day's scores to a band each (it sees all of them: a decile is relative to the day);
+    ``exact`` maps the bands to the rows that get exact reasons, the others getting
+    ``settings.reason_codes_rest``; without it every row gets exact reasons.
+    """
+
+    column: str
+    sql_type: str
+    rule: Callable[[np.ndarray], np.ndarray]
+    exact: Callable[[np.ndarray], np.ndarray] | None = None
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything that distinguishes one model from another; the trainer and scorer are generic.
 
@@ -29,7 +44,8 @@ class ModelSpec:
     selecting who the model learns from (monitoring measures drift on it); ``label_known_from`` maps an as-of
     date to the first data day its label is known (the last day of its label window). ``expected_drift`` names
     features that drift by construction (a tenure grows every day, so it always departs from the training
-    window): monitoring records their PSI but does not fail on it.
+    window): monitoring records their PSI but does not fail on it. ``bands`` is the band column of the scores
+    table, its rule and which bands get exact reasons.
     """
 
     name: str
@@ -56,6 +72,7 @@ class ModelSpec:
     population: Callable[[], str] = lambda: "true"
     label_known_from: Callable[[dt.date], dt.date] | None = None
     expected_drift: tuple[str, ...] = ()
+    bands: Bands = field(kw_only=True)
 
     @property
     def experiment(self) -> str:
