@@ -13,35 +13,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import dag, task
 
-from ecomflow.assets import MONITORING, SCORES
+from ecomflow.assets import MONITORING, SCORES, days_task, default_args
 from ml.models import MODEL_NAMES
-
-DEFAULT_ARGS = {
-    "owner": "ml-platform",
-    "retries": 1,
-    "retry_delay": dt.timedelta(minutes=2),
-    "execution_timeout": dt.timedelta(minutes=30),
-}
 
 
 @dag(
     schedule=[SCORES],
     start_date=dt.datetime(2025, 1, 1),
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args("ml-platform"),
     tags=["ml", "monitoring"],
     doc_md=__doc__,
 )
 def monitor():  # noqa: D103
-    @task(multiple_outputs=True, inlets=[SCORES, MONITORING])
-    def days() -> dict:
-        from ecomflow.orchestration import pending_days
-
-        days, through = pending_days(get_current_context(), SCORES, MONITORING)
-        return {"days": [d.isoformat() for d in days], "through": through}
-
     @task
     def check(model: str, days: list[str]) -> dict:
         """Drift fails without retrying (it is not transient); nothing published yet skips."""
@@ -54,7 +40,7 @@ def monitor():  # noqa: D103
         """The days are monitored (drift or not): the watermark moves on, so drift is reported once, not again."""
         outlet_events[MONITORING].extra = {"days": days, "through": through}
 
-    run = days()
+    run = days_task(SCORES, MONITORING)()
     check.partial(days=run["days"]).expand(model=list(MODEL_NAMES)) >> publish(run["days"], run["through"])
 
 

@@ -10,14 +10,8 @@ import datetime as dt
 
 from airflow.sdk import Param, dag, get_current_context, task
 
+from ecomflow.assets import default_args
 from ml.models import MODEL_NAMES
-
-DEFAULT_ARGS = {
-    "owner": "ml-platform",
-    "retries": 1,
-    "retry_delay": dt.timedelta(minutes=5),
-    "execution_timeout": dt.timedelta(hours=2),
-}
 
 
 @dag(
@@ -25,7 +19,9 @@ DEFAULT_ARGS = {
     start_date=dt.datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(
+        "ml-platform", retry_delay=dt.timedelta(minutes=5), execution_timeout=dt.timedelta(hours=2)
+    ),
     tags=["ml", "mlflow"],
     params={
         "models": Param(list(MODEL_NAMES), type="array", description="Models to train."),

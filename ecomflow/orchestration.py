@@ -78,6 +78,19 @@ def pending_days(context: Mapping[str, Any], source: Any, published: Any) -> tup
     return days or run_days(context), through
 
 
+def run_window(context: Mapping[str, Any], source: Any, published: Any) -> dict[str, Any]:
+    """:func:`pending_days` as a ``days`` task returns it: ``days`` (ISO dates) and the watermark ``through``."""
+    days, through = pending_days(context, source, published)
+    return {"days": [d.isoformat() for d in days], "through": through}
+
+
+def warehouse_window(context: Mapping[str, Any], source: Any, published: Any) -> dict[str, Any]:
+    """:func:`run_window` widened to :func:`warehouse_days`, with the :func:`dbt_vars` of those days."""
+    days, through = pending_days(context, source, published)
+    days = warehouse_days(days, last_loaded_day())
+    return {**dbt_vars(days), "days": [d.isoformat() for d in days], "through": through}
+
+
 def land_simulated_day(day: dt.date) -> dict[str, int]:
     """Write the simulator's files of ``day`` into the landing area (the stand-in for source systems)."""
     from ecomflow.sources.simulator import SimulatorConfig, write_day
@@ -118,10 +131,10 @@ def landed_days(loads: Iterable[Iterable[Mapping[str, Any]]]) -> list[str]:
 
 def last_loaded_day() -> dt.date | None:
     """The latest day loaded into ``raw.orders`` (what dbt's ``last_loaded_date()`` reads), or None."""
-    from ecomflow.core.warehouse import connect
+    from ecomflow.core.warehouse import connect, table_exists
 
     with connect() as conn:
-        if conn.execute("select to_regclass('raw.orders')").fetchone()[0] is None:
+        if not table_exists(conn, "raw.orders"):
             return None
         return conn.execute("select max(_partition_date) from raw.orders").fetchone()[0]
 

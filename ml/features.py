@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from ecomflow.core.warehouse import bind, connect, read_arrow, read_arrow_batches
+from ecomflow.core.warehouse import bind, connect, read_arrow, read_arrow_batches, table_exists
 from ml.spec import ModelSpec
 
 NUMBER_TYPES = frozenset({"smallint", "integer", "bigint", "real", "double precision"})
@@ -16,7 +16,7 @@ NUMBER_TYPES = frozenset({"smallint", "integer", "bigint", "real", "double preci
 def _select(table: str, where: str = "", params: dict | None = None) -> str | None:
     """The bound query reading ``table`` (None when it does not exist yet)."""
     with connect() as conn:
-        if not conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()[0]:
+        if not table_exists(conn, table):
             return None
         return bind(conn, f"select * from {table} {where}", params)
 
@@ -32,8 +32,10 @@ def missing_sources(spec: ModelSpec) -> list[str]:
     missing = []
     with connect() as conn:
         for table in spec.sources:
-            exists = conn.execute("select to_regclass(%s) is not null", (f"raw.{table}",)).fetchone()[0]
-            if not exists or not conn.execute(f'select exists (select from raw."{table}")').fetchone()[0]:
+            if (
+                not table_exists(conn, f"raw.{table}")
+                or not conn.execute(f'select exists (select from raw."{table}")').fetchone()[0]
+            ):
                 missing.append(table)
     return missing
 
@@ -58,7 +60,7 @@ def read_features_as_of(spec: ModelSpec, as_of: dt.date) -> pa.Table:
 def latest_feature_date(spec: ModelSpec, as_of: dt.date) -> dt.date | None:
     """The latest as-of date of the feature table on or before ``as_of`` (None when there is none)."""
     with connect() as conn:
-        if not conn.execute("select to_regclass(%s) is not null", (spec.feature_table,)).fetchone()[0]:
+        if not table_exists(conn, spec.feature_table):
             return None
         return conn.execute(
             f"select max({spec.as_of_column}) from {spec.feature_table} where {spec.as_of_column} <= %s", (as_of,)
