@@ -48,8 +48,8 @@ def read_training_set(spec: ModelSpec) -> pa.Table:
 def read_features_as_of(spec: ModelSpec, as_of: dt.date) -> pa.Table:
     """Feature rows of the latest as-of date on or before ``as_of`` (month starts for monthly features).
 
-    In no particular order: sorting a million rows costs the server a fifth of the read, and nothing computed
-    from them depends on their order (see :func:`ml.models.propensity.deciles`).
+    In no particular order: sorting costs the server a sizeable share of the read (docs/benchmarks.md), and
+    nothing computed from them depends on their order (see :func:`ml.models.propensity.deciles`).
     """
     feature_date = latest_feature_date(spec, as_of)
     if feature_date is None:
@@ -70,12 +70,12 @@ def latest_feature_date(spec: ModelSpec, as_of: dt.date) -> dt.date | None:
 def feature_batches(spec: ModelSpec, feature_date: dt.date) -> Iterator[pa.RecordBatch]:
     """The feature rows of one as-of date for scoring: batch by batch, read ahead, numbers as float32.
 
-    The as-of column is left out: it holds ``feature_date`` in every row, and every field PostgreSQL sends
-    costs it and the decoder about 40 ns each. XGBoost predicts in float32 (every number becomes one before
-    the model sees it), so PostgreSQL converts the numeric columns as it sends them, and sends a null as NaN
-    (what XGBoost reads as missing, as it reads a null): the model gets the same input, and ADBC decodes the
-    numbers in about 0.6 of the time (a sixth less as float32, a quarter less without nulls). Other columns
-    come as they are, so a column of the wrong type is still told by the signature check.
+    The as-of column is left out: it holds ``feature_date`` in every row, and every field sent costs the server
+    and the decoder. XGBoost predicts in float32 (every number becomes one before the model sees it), so
+    PostgreSQL converts the numeric columns as it sends them, and sends a null as NaN (what XGBoost reads as
+    missing, as it reads a null): the model gets the same input, and ADBC decodes the numbers faster (figures
+    in docs/benchmarks.md). Other columns come as they are, so a column of the wrong type is still told by the
+    signature check.
     """
     with connect() as conn:
         columns = conn.execute(

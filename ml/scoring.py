@@ -171,7 +171,7 @@ def _take(values: pa.Array, codes: np.ndarray) -> pa.Array:
     """``values[code]`` for each code, null where the code is -1: Arrow's take, no Python object per row.
 
     Also how a day's constants are repeated (all codes 0): ``pa.repeat`` builds a string column one row at a
-    time, about 0.3 s per million rows.
+    time.
     """
     return values.take(pa.array(np.ascontiguousarray(codes), mask=codes < 0))
 

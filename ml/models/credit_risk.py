@@ -53,7 +53,7 @@ SPEC = ModelSpec(
     validation_by="entity",
     validation_fraction=0.2,
     test_fraction=0.2,
-    # Defaults are rare (about 4 % of seller-months): max_delta_step keeps the boosting steps of the rare class
+    # Defaults are rare: max_delta_step keeps the boosting steps of the rare class
     # stable without re-weighting, so the probabilities stay calibrated (credit limits are set from them).
     params={
         "max_depth": 3,
