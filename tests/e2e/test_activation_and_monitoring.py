@@ -29,6 +29,16 @@ def _one(conn, query: str, params: tuple | None = None):  # noqa: ANN202
     return conn.execute(query, params).fetchone()[0]
 
 
+def _snapshot_rows(conn, spec, as_of: dt.date) -> int:
+    """Entities of the feature snapshot the scores as of ``as_of`` were computed from (every one is scored)."""
+    return _one(
+        conn,
+        f"select count(*) from {spec.feature_table} where {spec.as_of_column} = "
+        f"(select max(feature_as_of_date) from {spec.scores_table} where as_of_date = %s)",
+        (as_of,),
+    )
+
+
 @pytest.fixture(scope="module")
 def latest_as_of(pipeline) -> dt.date:
     return pipeline[-1] + dt.timedelta(days=1)
@@ -76,7 +86,7 @@ def test_audiences_hold_every_customer_scored_on_the_latest_day(warehouse, lates
         "select count(*), array_agg(distinct as_of_date), count(distinct customer_id) "
         "from activation.marketing_audiences",
     )[0]
-    assert scored > 0
+    assert scored == _snapshot_rows(warehouse, PROPENSITY, latest_as_of), "every customer of the snapshot is scored"
     assert rows == customers == scored
     assert as_ofs == [latest_as_of]
 
@@ -121,7 +131,8 @@ def test_audiences_carry_consent_segment_and_a_channel_from_behaviour(warehouse)
 def test_credit_offers_decide_every_seller_scored_on_the_latest_day(warehouse, latest_as_of):
     scored = _one(warehouse, "select count(*) from scores.seller_credit_risk where as_of_date = %s", (latest_as_of,))
     offers = dict(_rows(warehouse, "select is_declined, count(*) from activation.credit_offers group by 1"))
-    assert sum(offers.values()) == scored > 0
+    assert scored == _snapshot_rows(warehouse, CREDIT, latest_as_of), "every seller of the snapshot is scored"
+    assert sum(offers.values()) == scored
     assert offers.get(True, 0) > 0 and offers.get(False, 0) > 0, f"a degenerate policy on real data: {offers}"
 
 
@@ -229,7 +240,7 @@ def _by(results, metric: str, as_of: dt.date) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("spec", [PROPENSITY, CREDIT], ids=lambda s: s.name)
-def test_psi_of_the_score_and_top_features_every_scored_day(monitored, pipeline, spec):
+def test_psi_of_the_score_and_top_features_every_scored_day(warehouse, monitored, pipeline, spec):
     from ml.monitoring.versions import load_version
 
     results = monitored[spec.name]
@@ -240,7 +251,16 @@ def test_psi_of_the_score_and_top_features_every_scored_day(monitored, pipeline,
         top = load_version(spec, version).top_features
         assert set(psi) == {"score", *top}, f"{spec.name} as of {as_of}"
         assert all(value >= 0 for value in psi.values())
-        assert _by(results, "current_rows", as_of)["score"] > 0
+        in_population = _one(
+            warehouse,
+            f"select count(*) from {spec.scores_table} as scores join {spec.feature_table} as features "
+            f"on features.{spec.entity_key} = scores.{spec.entity_key} "
+            f"and features.{spec.as_of_column} = scores.feature_as_of_date "
+            f"where scores.as_of_date = %s and ({spec.population()})",
+            (as_of,),
+        )
+        assert in_population > 0
+        assert _by(results, "current_rows", as_of)["score"] == in_population, "the current side is the population"
 
 
 def test_credit_drift_is_measured_on_the_training_population(warehouse, monitored, past_scores):
@@ -359,12 +379,13 @@ def test_drift_above_the_threshold_fails_after_recording(warehouse, monitored, p
     with pytest.raises(DriftDetected) as raised:
         monitor(CREDIT, [day], threshold=0.0)
     assert "credit_risk v" in str(raised.value) and f"as of {as_of}: score PSI" in str(raised.value)
-    recorded = _one(
+    recorded = _rows(
         warehouse,
-        "select count(*) from monitoring.model_monitoring where model = 'credit_risk' and as_of_date = %s",
+        "select metric, feature from monitoring.model_monitoring where model = 'credit_risk' and as_of_date = %s",
         (as_of,),
     )
-    assert recorded > 0
+    expected = {(r.metric, r.feature) for r in monitored["credit_risk"] if r.as_of_date == as_of}
+    assert set(recorded) == expected, "the failing run recorded every drift value of the day first"
 
 
 def test_the_monitor_dag_fails_exactly_when_drift_exceeds_the_setting(dags, pipeline, monitored, settings):

@@ -48,10 +48,18 @@ def test_every_customer_gets_a_decile_and_reasons_by_the_documented_policy(pipel
 
 
 def test_every_seller_gets_exact_reasons_and_a_grade(pipeline, as_of):
+    from ml.models.credit_risk import risk_grades
+
     scores = _day(CREDIT, as_of)
-    assert scores.num_rows > 0
+    with connect() as conn:
+        sellers = conn.execute(
+            f"select count(*) from {CREDIT.feature_table} where {CREDIT.as_of_column} = %s",
+            (scores.column("feature_as_of_date")[0].as_py(),),
+        ).fetchone()[0]
+    assert scores.num_rows == sellers, "every seller of the snapshot is scored"
     assert set(scores.column("reason_method").to_pylist()) == {"exact"}
-    assert set(scores.column("risk_grade").to_pylist()) <= set("ABCDE")
+    grades = scores.column("risk_grade").to_pylist()
+    assert grades == risk_grades(scores.column("score").to_numpy()).tolist() and set(grades) <= set("ABCDE")
 
 
 @pytest.mark.parametrize("spec", [PROPENSITY, CREDIT], ids=["propensity", "credit"])
