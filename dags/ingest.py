@@ -14,14 +14,7 @@ import datetime as dt
 
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
-from ecomflow.assets import RAW
-
-DEFAULT_ARGS = {
-    "owner": "data-platform",
-    "retries": 2,
-    "retry_delay": dt.timedelta(minutes=1),
-    "execution_timeout": dt.timedelta(minutes=30),
-}
+from ecomflow.assets import RAW, default_args
 
 
 @dag(
@@ -29,7 +22,7 @@ DEFAULT_ARGS = {
     start_date=dt.datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=4,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args("data-platform", retries=2, retry_delay=dt.timedelta(minutes=1)),
     tags=["ingest", "raw"],
     doc_md=__doc__,
 )

@@ -1,4 +1,4 @@
-"""Score every customer and seller with the ``@champion`` models, publish the day atomically, then activate.
+"""Score with every registered model's ``@champion`` (``ml.models``), publish the day atomically, then activate.
 
 Scheduled on the ``warehouse_features`` asset: it scores as of the day after each data day the warehouse
 built (the feature events that triggered the run and those Airflow left unconsumed since the last). Skips
@@ -11,34 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import dag, task
 
-from ecomflow.assets import FEATURES, SCORES
-
-DEFAULT_ARGS = {
-    "owner": "ml-platform",
-    "retries": 2,
-    "retry_delay": dt.timedelta(minutes=1),
-    "execution_timeout": dt.timedelta(minutes=30),
-}
+from ecomflow.assets import FEATURES, SCORES, days_task, default_args
+from ml.models import MODEL_NAMES
 
 
 @dag(
     schedule=[FEATURES],
     start_date=dt.datetime(2025, 1, 1),
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args("ml-platform", retries=2, retry_delay=dt.timedelta(minutes=1)),
     tags=["ml", "scores", "activation"],
     doc_md=__doc__,
 )
 def score_and_publish():  # noqa: D103
-    @task(multiple_outputs=True, inlets=[FEATURES, SCORES])
-    def days() -> dict:
-        from ecomflow.orchestration import pending_days
-
-        days, through = pending_days(get_current_context(), FEATURES, SCORES)
-        return {"days": [d.isoformat() for d in days], "through": through}
-
     @task(outlets=[SCORES])
     def score(model: str, days: list[str], through: str | None, *, outlet_events=None) -> list[dict]:  # noqa: ANN001
         from ecomflow.orchestration import score as score_model
@@ -59,10 +46,8 @@ def score_and_publish():  # noqa: D103
         except NothingToActivate as reason:
             raise AirflowSkipException(str(reason)) from reason
 
-    run = days()
-    scores = score.partial(days=run["days"], through=run["through"]).expand(
-        model=["purchase_propensity", "credit_risk"]
-    )
+    run = days_task(FEATURES, SCORES)()
+    scores = score.partial(days=run["days"], through=run["through"]).expand(model=list(MODEL_NAMES))
     scores >> activate()
 
 

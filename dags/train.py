@@ -1,4 +1,4 @@
-"""Train the purchase-propensity and SME credit-risk models, log them to MLflow and run the promotion gate.
+"""Train every registered model (``ml.models``), log it to MLflow and run the promotion gate.
 
 Weekly, and on demand with the ``models`` param. A model whose training set cannot support it yet (no
 closed label windows, one class, a missing source) is skipped with the reason, not failed.
@@ -10,13 +10,8 @@ import datetime as dt
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-DEFAULT_ARGS = {
-    "owner": "ml-platform",
-    "retries": 1,
-    "retry_delay": dt.timedelta(minutes=5),
-    "execution_timeout": dt.timedelta(hours=2),
-}
-MODELS = ["purchase_propensity", "credit_risk"]
+from ecomflow.assets import default_args
+from ml.models import MODEL_NAMES
 
 
 @dag(
@@ -24,10 +19,12 @@ MODELS = ["purchase_propensity", "credit_risk"]
     start_date=dt.datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(
+        "ml-platform", retry_delay=dt.timedelta(minutes=5), execution_timeout=dt.timedelta(hours=2)
+    ),
     tags=["ml", "mlflow"],
     params={
-        "models": Param(MODELS, type="array", description="Models to train."),
+        "models": Param(list(MODEL_NAMES), type="array", description="Models to train."),
         "tune_trials": Param(0, type="integer", minimum=0, description="Optuna trials first (nested MLflow runs)."),
     },
     doc_md=__doc__,

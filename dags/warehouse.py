@@ -16,15 +16,9 @@ import datetime as dt
 from airflow.sdk import dag, get_current_context, task
 from cosmos import DbtTaskGroup
 
-from ecomflow.assets import FEATURES, RAW
+from ecomflow.assets import FEATURES, RAW, default_args
 from ecomflow.transform import RUN_VARS, cosmos_configs, producer_first, run_env
 
-DEFAULT_ARGS = {
-    "owner": "analytics-engineering",
-    "retries": 1,
-    "retry_delay": dt.timedelta(minutes=2),
-    "execution_timeout": dt.timedelta(hours=1),
-}
 VARS_XCOM = "{{{{ ti.xcom_pull(task_ids='days')['{}'] }}}}"
 
 
@@ -32,18 +26,16 @@ VARS_XCOM = "{{{{ ti.xcom_pull(task_ids='days')['{}'] }}}}"
     schedule=[RAW],
     start_date=dt.datetime(2025, 1, 1),
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args("analytics-engineering", execution_timeout=dt.timedelta(hours=1)),
     tags=["dbt", "warehouse"],
     doc_md=__doc__,
 )
 def warehouse():  # noqa: D103
     @task(multiple_outputs=False, inlets=[RAW, FEATURES])
     def days() -> dict:
-        from ecomflow.orchestration import dbt_vars, last_loaded_day, pending_days, warehouse_days
+        from ecomflow.orchestration import warehouse_window
 
-        days, through = pending_days(get_current_context(), RAW, FEATURES)
-        days = warehouse_days(days, last_loaded_day())
-        return {**dbt_vars(days), "days": [d.isoformat() for d in days], "through": through}
+        return warehouse_window(get_current_context(), RAW, FEATURES)
 
     dbt = DbtTaskGroup(
         group_id="dbt",

@@ -24,11 +24,13 @@ from ecomflow.core.dates import day_range
 from ecomflow.core.settings import Settings, get_settings
 from ecomflow.local import runtime
 from ecomflow.local.postgres import POSTGRES_BIN_PATH, PostgresSetupError
+from ml.models import MODEL_NAMES
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
 console = Console(soft_wrap=True)  # messages keep their lines: a path or an error is never broken in two
 
 DATE = ["%Y-%m-%d"]
+MODEL_HELP = f"One of: {', '.join(MODEL_NAMES)}."
 Day = Annotated[dt.datetime, typer.Option(formats=DATE)]
 
 
@@ -284,12 +286,13 @@ def docs(port: Annotated[int, typer.Option(help="Port to serve the docs on.")] =
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Argument(help="purchase_propensity or credit_risk")],
+    model: Annotated[str, typer.Argument(help=MODEL_HELP)],
     tune: Annotated[int, typer.Option(help="Optuna trials to run first (nested MLflow runs); 0 = spec's params.")] = 0,
 ) -> None:
     """Train a model, log it to MLflow, register it as challenger and run the promotion gate."""
+    from ml.dataset import NotEnoughData
     from ml.models import get_spec
-    from ml.training import NotEnoughData, train_model
+    from ml.training import train_model
 
     start_core(get_settings(), airflow=False)
     spec = get_spec(model)
@@ -314,7 +317,7 @@ def train(
 
 @app.command()
 def score(
-    model: Annotated[str, typer.Argument(help="purchase_propensity or credit_risk")],
+    model: Annotated[str, typer.Argument(help=MODEL_HELP)],
     as_of: Annotated[dt.datetime, typer.Option(formats=DATE, help="Score as of this date.")],
 ) -> None:
     """Score every entity with the champion as of a date and publish the scores atomically."""

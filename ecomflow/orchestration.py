@@ -78,6 +78,19 @@ def pending_days(context: Mapping[str, Any], source: Any, published: Any) -> tup
     return days or run_days(context), through
 
 
+def run_window(context: Mapping[str, Any], source: Any, published: Any) -> dict[str, Any]:
+    """:func:`pending_days` as a ``days`` task returns it: ``days`` (ISO dates) and the watermark ``through``."""
+    days, through = pending_days(context, source, published)
+    return {"days": [d.isoformat() for d in days], "through": through}
+
+
+def warehouse_window(context: Mapping[str, Any], source: Any, published: Any) -> dict[str, Any]:
+    """:func:`run_window` widened to :func:`warehouse_days`, with the :func:`dbt_vars` of those days."""
+    days, through = pending_days(context, source, published)
+    days = warehouse_days(days, last_loaded_day())
+    return {**dbt_vars(days), "days": [d.isoformat() for d in days], "through": through}
+
+
 def land_simulated_day(day: dt.date) -> dict[str, int]:
     """Write the simulator's files of ``day`` into the landing area (the stand-in for source systems)."""
     from ecomflow.sources.simulator import SimulatorConfig, write_day
@@ -133,10 +146,10 @@ def landed_days(loads: Iterable[Iterable[Mapping[str, Any]]]) -> list[str]:
 
 def last_loaded_day() -> dt.date | None:
     """The latest day loaded into ``raw.orders`` (what dbt's ``last_loaded_date()`` reads), or None."""
-    from ecomflow.core.warehouse import connect
+    from ecomflow.core.warehouse import connect, table_exists
 
     with connect() as conn:
-        if conn.execute("select to_regclass('raw.orders')").fetchone()[0] is None:
+        if not table_exists(conn, "raw.orders"):
             return None
         return conn.execute("select max(_partition_date) from raw.orders").fetchone()[0]
 
@@ -172,8 +185,9 @@ def train(model_name: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """Train one model; a training set that cannot support a model yet skips the task with the reason."""
     from airflow.sdk.exceptions import AirflowSkipException
 
+    from ml.dataset import NotEnoughData
     from ml.models import get_spec
-    from ml.training import NotEnoughData, train_model
+    from ml.training import train_model
 
     tags = {"airflow.dag_id": context["dag"].dag_id, "airflow.run_id": context["run_id"]}
     if context.get("data_interval_start"):
@@ -212,3 +226,21 @@ def score(model_name: str, days: Iterable[dt.date]) -> list[dict[str, Any]]:
             {"as_of": result.as_of.isoformat(), "rows": result.rows, "version": result.version, "run_id": result.run_id}
         )
     return results
+
+
+def monitor(model_name: str, days: Iterable[dt.date]) -> dict[str, Any]:
+    """Monitor one model's scores of the run's days; drift fails without retrying, nothing published skips."""
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from ml.models import get_spec
+    from ml.monitoring.results import DriftDetected
+    from ml.monitoring.run import NothingToMonitor
+    from ml.monitoring.run import monitor as monitor_model
+
+    try:
+        results = monitor_model(get_spec(model_name), days)
+    except NothingToMonitor as reason:
+        raise AirflowSkipException(str(reason)) from reason
+    except DriftDetected as drift:
+        raise AirflowFailException(str(drift)) from drift
+    return {"model": model_name, "results": len(results), "versions": sorted({r.version for r in results})}

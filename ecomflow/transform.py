@@ -184,14 +184,14 @@ def build_activation() -> list[str]:
     A mart whose scores table is missing (its model has no champion yet) is left out with a warning; if none can
     be built, :class:`NothingToActivate` says why (callers skip). Returns the marts built.
     """
-    from ecomflow.core.warehouse import connect
+    from ecomflow.core.warehouse import connect, table_exists
 
     inputs = activation_inputs(json.loads(ensure_manifest().read_text()))
     if not inputs:
         raise NothingToActivate(f"the dbt project has no activation models ({ACTIVATION})")
     with connect() as conn:
         relations = set().union(*inputs.values())
-        missing = {r for r in relations if conn.execute("select to_regclass(%s)", (r,)).fetchone()[0] is None}
+        missing = {r for r in relations if not table_exists(conn, r)}
     ready = [model for model, reads in inputs.items() if not reads & missing]
     for model, reads in inputs.items():
         if reads & missing:

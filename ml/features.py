@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from ecomflow.core.warehouse import bind, connect, read_arrow, read_arrow_batches
-from ml.models import ModelSpec
+from ecomflow.core.warehouse import bind, connect, read_arrow, read_arrow_batches, table_exists
+from ml.spec import ModelSpec
 
 NUMBER_TYPES = frozenset({"smallint", "integer", "bigint", "real", "double precision"})
 
@@ -16,7 +16,7 @@ NUMBER_TYPES = frozenset({"smallint", "integer", "bigint", "real", "double preci
 def _select(table: str, where: str = "", params: dict | None = None) -> str | None:
     """The bound query reading ``table`` (None when it does not exist yet)."""
     with connect() as conn:
-        if not conn.execute("select to_regclass(%s) is not null", (table,)).fetchone()[0]:
+        if not table_exists(conn, table):
             return None
         return bind(conn, f"select * from {table} {where}", params)
 
@@ -32,8 +32,10 @@ def missing_sources(spec: ModelSpec) -> list[str]:
     missing = []
     with connect() as conn:
         for table in spec.sources:
-            exists = conn.execute("select to_regclass(%s) is not null", (f"raw.{table}",)).fetchone()[0]
-            if not exists or not conn.execute(f'select exists (select from raw."{table}")').fetchone()[0]:
+            if (
+                not table_exists(conn, f"raw.{table}")
+                or not conn.execute(f'select exists (select from raw."{table}")').fetchone()[0]
+            ):
                 missing.append(table)
     return missing
 
@@ -46,8 +48,8 @@ def read_training_set(spec: ModelSpec) -> pa.Table:
 def read_features_as_of(spec: ModelSpec, as_of: dt.date) -> pa.Table:
     """Feature rows of the latest as-of date on or before ``as_of`` (month starts for monthly features).
 
-    In no particular order: sorting a million rows costs the server a fifth of the read, and nothing computed
-    from them depends on their order (see :func:`ml.scoring.deciles`).
+    In no particular order: sorting costs the server a sizeable share of the read (docs/benchmarks.md), and
+    nothing computed from them depends on their order (see :func:`ml.models.propensity.deciles`).
     """
     feature_date = latest_feature_date(spec, as_of)
     if feature_date is None:
@@ -58,7 +60,7 @@ def read_features_as_of(spec: ModelSpec, as_of: dt.date) -> pa.Table:
 def latest_feature_date(spec: ModelSpec, as_of: dt.date) -> dt.date | None:
     """The latest as-of date of the feature table on or before ``as_of`` (None when there is none)."""
     with connect() as conn:
-        if not conn.execute("select to_regclass(%s) is not null", (spec.feature_table,)).fetchone()[0]:
+        if not table_exists(conn, spec.feature_table):
             return None
         return conn.execute(
             f"select max({spec.as_of_column}) from {spec.feature_table} where {spec.as_of_column} <= %s", (as_of,)
@@ -68,12 +70,12 @@ def latest_feature_date(spec: ModelSpec, as_of: dt.date) -> dt.date | None:
 def feature_batches(spec: ModelSpec, feature_date: dt.date) -> Iterator[pa.RecordBatch]:
     """The feature rows of one as-of date for scoring: batch by batch, read ahead, numbers as float32.
 
-    The as-of column is left out: it holds ``feature_date`` in every row, and every field PostgreSQL sends
-    costs it and the decoder about 40 ns each. XGBoost predicts in float32 (every number becomes one before
-    the model sees it), so PostgreSQL converts the numeric columns as it sends them, and sends a null as NaN
-    (what XGBoost reads as missing, as it reads a null): the model gets the same input, and ADBC decodes the
-    numbers in about 0.6 of the time (a sixth less as float32, a quarter less without nulls). Other columns
-    come as they are, so a column of the wrong type is still told by the signature check.
+    The as-of column is left out: it holds ``feature_date`` in every row, and every field sent costs the server
+    and the decoder. XGBoost predicts in float32 (every number becomes one before the model sees it), so
+    PostgreSQL converts the numeric columns as it sends them, and sends a null as NaN (what XGBoost reads as
+    missing, as it reads a null): the model gets the same input, and ADBC decodes the numbers faster (figures
+    in docs/benchmarks.md). Other columns come as they are, so a column of the wrong type is still told by the
+    signature check.
     """
     with connect() as conn:
         columns = conn.execute(

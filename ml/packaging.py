@@ -58,7 +58,7 @@ class TrainedModel:
         return frame
 
     def _column(self, name: str, values: pa.Array | pa.ChunkedArray) -> pd.Series | np.ndarray:
-        """One feature from Arrow, converted by Arrow's kernels (half the time of going through pandas)."""
+        """One feature from Arrow, converted by Arrow's kernels (faster than going through pandas)."""
         if name in self.categorical:  # categories sorted, as pandas sorts them: whatever the order of the rows
             text = values if pa.types.is_string(values.type) else values.cast(pa.string())
             categories = pc.dictionary_encode(text).to_pandas()
@@ -80,7 +80,7 @@ class TrainedModel:
         """Per-row, per-feature contributions to the log-odds (XGBoost's native SHAP; bias column dropped).
 
         Exact TreeSHAP (``pred_contribs``) by default; ``approximate`` uses Saabas attributions
-        (``approx_contribs``), an order of magnitude cheaper and close in ranking for the largest reasons.
+        (``approx_contribs``), much cheaper and close in ranking for the largest reasons.
         """
         import xgboost as xgb
 

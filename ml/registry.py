@@ -11,16 +11,13 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ml.dataset import PreparedData
 from ml.evaluation import classification_metrics
-from ml.models import ModelSpec
 from ml.packaging import TrainedModel, load_registered
-
-if TYPE_CHECKING:
-    from ml.training import PreparedData
+from ml.spec import ModelSpec
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"

@@ -6,10 +6,10 @@ rows are validated against the model's MLflow signature before anything is writt
 published by swapping the day's partition in one transaction under an advisory lock, so readers see the
 previous scores of that day or the new ones, never a mix.
 
-Reason codes cost far more than scores (exact TreeSHAP runs about 2,000 rows/s on two cores), so:
-every seller gets exact reasons (credit decisions must be explainable); a customer in the propensity deciles
-the audiences act on (``reason_codes_exact_deciles``) gets exact reasons, the others approximate (Saabas)
-ones or none (``reason_codes_rest``). Each row records which it got in ``reason_method``.
+Reason codes cost far more than scores (exact TreeSHAP most of all), so the spec's bands say which rows get
+exact reasons (``ModelSpec.bands``: every seller for credit, the propensity deciles the audiences act on);
+the others get approximate (Saabas) ones or none (``reason_codes_rest``). Each row records which it got in
+``reason_method``. The band column, its type and its rule come from the spec too: the scorer is generic.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import Any
 
 import numpy as np
@@ -26,19 +27,18 @@ import pyarrow as pa
 from ecomflow.core.settings import get_settings
 from ecomflow.core.warehouse import advisory_lock, connect, move_into_day_partitions, replace_partition
 from ml.features import feature_batches, latest_feature_date
-from ml.models import ModelSpec
 from ml.packaging import TrainedModel, load_registered
 from ml.registry import CHAMPION
+from ml.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
 REASON_CODES = 3
-RISK_GRADES = np.array(["A", "B", "C", "D", "E"])
-RISK_GRADE_EDGES = np.array([0.02, 0.05, 0.10, 0.20])
-"""Probability of default bounds of the grades: A below 2 %, ..., E from 20 %."""
 REASON_METHODS = ("exact", "approximate", "none")
 """How a row's reasons are computed, as ``reason_method`` stores it."""
 EXACT, APPROXIMATE, NO_REASONS = range(len(REASON_METHODS))
+SCORES_DDL = files("ml").joinpath("scores_table.sql").read_text()
+"""The scores table of a model (``scores_table.sql``), formatted by :func:`scores_ddl`."""
 
 
 class NoChampion(Exception):
@@ -70,37 +70,17 @@ class ScoreResult:
     rows: int
 
 
-def band_column(spec: ModelSpec) -> str:
-    """``risk_grade`` for credit risk, ``decile`` for propensity."""
-    return "risk_grade" if spec.entity_key == "seller_id" else "decile"
-
-
 def scores_ddl(spec: ModelSpec) -> str:
     """``create table if not exists`` for the model's scores table: LIST-partitioned by as-of date.
 
     One partition per as-of date (``<table>_pYYYYMMDD``), so publishing a day swaps one partition in
     (:func:`ecomflow.core.warehouse.replace_partition`) and past days stay as history untouched.
     """
-    band = "risk_grade text not null" if band_column(spec) == "risk_grade" else "decile smallint not null"
+    band = f"{spec.bands.column} {spec.bands.sql_type} not null"
     reasons = ", ".join(
         f"reason_{i} text, reason_{i}_contribution double precision" for i in range(1, REASON_CODES + 1)
     )
-    return f"""
-        create schema if not exists scores;
-        create table if not exists {spec.scores_table} (
-            {spec.entity_key} text not null,
-            as_of_date date not null,
-            feature_as_of_date date not null,
-            score double precision not null,
-            {band},
-            {reasons},
-            reason_method text not null,
-            model_name text not null,
-            model_version text not null,
-            run_id text not null,
-            scored_at timestamptz not null,
-            primary key (as_of_date, {spec.entity_key})
-        ) partition by list (as_of_date)"""
+    return SCORES_DDL.format(table=spec.scores_table, entity_key=spec.entity_key, band=band, reasons=reasons)
 
 
 def ensure_scores_table(spec: ModelSpec) -> None:
@@ -155,35 +135,15 @@ def _in_batches(data: pa.Table, rows: np.ndarray, apply: Callable[[pa.Table], np
     return np.concatenate(parts) if parts else np.empty(0)
 
 
-def deciles(scores: np.ndarray) -> np.ndarray:
-    """Propensity decile of each score: 1 = the tenth most likely to buy.
-
-    A score's decile is ``rank * 10 // n + 1``, ``rank`` being how many scores are strictly higher, so equal
-    scores share a decile (the one of their best rank) and the result does not depend on the order the rows
-    were read in; deciles are equal-sized up to ties. Computed in linear time from the nine cut scores: the
-    decile is at most k exactly when the score reaches the ``ceil(k * n / 10)``-th highest.
-    """
-    n = len(scores)
-    if n == 0:
-        return np.empty(0, np.int16)
-    highest = -(-np.arange(1, 10) * n // 10)  # ceil(k * n / 10) for k = 1..9
-    positions = n - highest  # of those scores in ascending order
-    cuts = np.partition(scores, positions)[positions][::-1]  # ascending
-    return (10 - np.searchsorted(cuts, scores, side="right")).astype(np.int16)
-
-
-def risk_grades(scores: np.ndarray) -> np.ndarray:
-    """Credit risk grade of each probability of default (A = safest)."""
-    return RISK_GRADES[np.searchsorted(RISK_GRADE_EDGES, scores, side="right")]
-
-
 def reason_methods(spec: ModelSpec, bands: np.ndarray) -> np.ndarray:
-    """How each row's reasons are computed, as an index into ``REASON_METHODS`` (see the module doc)."""
-    if band_column(spec) == "risk_grade":
+    """How each row's reasons are computed, as an index into ``REASON_METHODS``.
+
+    Exact where the spec's bands say so (every row if they say nothing), ``settings.reason_codes_rest`` elsewhere.
+    """
+    if spec.bands.exact is None:
         return np.full(len(bands), EXACT, np.int8)
-    settings = get_settings()
-    rest = REASON_METHODS.index(settings.reason_codes_rest)
-    return np.where(bands <= settings.reason_codes_exact_deciles, EXACT, rest).astype(np.int8)
+    rest = REASON_METHODS.index(get_settings().reason_codes_rest)
+    return np.where(spec.bands.exact(bands), EXACT, rest).astype(np.int8)
 
 
 def reason_codes(model: TrainedModel, data: pa.Table, methods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -211,7 +171,7 @@ def _take(values: pa.Array, codes: np.ndarray) -> pa.Array:
     """``values[code]`` for each code, null where the code is -1: Arrow's take, no Python object per row.
 
     Also how a day's constants are repeated (all codes 0): ``pa.repeat`` builds a string column one row at a
-    time, about 0.3 s per million rows.
+    time.
     """
     return values.take(pa.array(np.ascontiguousarray(codes), mask=codes < 0))
 
@@ -233,7 +193,7 @@ def score(spec: ModelSpec, as_of: dt.date, champion: Champion | None = None) -> 
     if data.num_rows == 0:
         return pa.table({}), champion
     scores = np.concatenate(predictions)
-    bands = risk_grades(scores) if band_column(spec) == "risk_grade" else deciles(scores)
+    bands = spec.bands.rule(scores)
     methods = reason_methods(spec, bands)
     top_features, values = reason_codes(model, data, methods)
     every_row = np.zeros(data.num_rows, np.int8)
@@ -243,7 +203,7 @@ def score(spec: ModelSpec, as_of: dt.date, champion: Champion | None = None) -> 
         "as_of_date": _take(pa.array([as_of], pa.date32()), every_row),
         "feature_as_of_date": _take(pa.array([feature_date], pa.date32()), every_row),
         "score": pa.array(scores.astype(np.float64)),
-        band_column(spec): pa.array(bands),
+        spec.bands.column: pa.array(bands),
     }
     for i in range(REASON_CODES):
         columns[f"reason_{i + 1}"] = _take(features, top_features[:, i])

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 from mlflow.data.dataset_source import DatasetSource
 
-from ml.models import ModelSpec
+from ml import plots
+from ml.dataset import PARTS, PreparedData
 from ml.packaging import BOOSTER_ARTIFACT, PyfuncModel, TrainedModel
-from ml.training import PARTS, PreparedData
+from ml.spec import ModelSpec
 
 SHAP_SAMPLE_ROWS = 2_000
 INPUT_EXAMPLE_ROWS = 5
@@ -69,8 +70,6 @@ def log_figures(spec: ModelSpec, model: TrainedModel, prepared: PreparedData, sc
     """ROC, PR, calibration and lift on validation and test, feature importance and a SHAP summary on test."""
     import matplotlib.pyplot as plt
     import mlflow
-
-    from ml import plots
 
     for part in PARTS:
         mask = prepared.split.mask(part)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ml.dataset import PreparedData
 from ml.evaluation import classification_metrics
-from ml.models import ModelSpec
-from ml.training import PreparedData, fit
+from ml.fitting import fit
+from ml.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

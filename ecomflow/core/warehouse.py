@@ -67,6 +67,11 @@ def connect(url: str | None = None, autocommit: bool = False) -> psycopg.Connect
     return conn
 
 
+def table_exists(conn: psycopg.Connection, name: str) -> bool:
+    """Whether the relation ``name`` (``schema.table``, as a query would name it) exists."""
+    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
 def qualified(name: str) -> sql.Composed:
     """Quote ``schema.table`` safely."""
     return sql.Identifier(*name.split("."))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ecomflow.core.warehouse import connect
+from ecomflow.core.warehouse import connect, table_exists
 
 LAYERS = ("raw", "staging", "marts", "features", "scores")
 
@@ -33,20 +33,19 @@ def model_summary(days: list[dt.date]) -> list[tuple[str, str, str, str, str, st
     """(model, champion version, test ROC AUC, its logistic-regression baseline's, test PR AUC, days scored)."""
     from mlflow import MlflowClient
 
-    from ml.models import MODEL_NAMES, get_spec
+    from ml.models import all_specs
     from ml.registry import champion_version
 
     client = MlflowClient()
     rows = []
-    for name in MODEL_NAMES:
+    for spec in all_specs():
+        name = spec.name
         version = champion_version(name)
         metrics = client.get_run(client.get_model_version(name, version).run_id).data.metrics if version else {}
-        spec = get_spec(name)
         with connect() as conn:
-            exists = conn.execute("select to_regclass(%s) is not null", (spec.scores_table,)).fetchone()[0]
             scored = (
                 conn.execute(f"select count(distinct as_of_date) from {spec.scores_table}").fetchone()[0]
-                if exists
+                if table_exists(conn, spec.scores_table)
                 else 0
             )
         rows.append(

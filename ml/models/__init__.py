@@ -1,75 +1,52 @@
-"""One small spec per model: where its data lives, its label, its constraints and its primary metric."""
+"""The registry of models: one spec module per model, imported here and looked up by name.
+
+Import-light on purpose (no numpy, pandas, XGBoost or MLflow at import): the DAG files import it while
+Airflow parses them, to build one task per model.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-import numpy as np
-import pandas as pd
+from ml.models import credit_risk, propensity
+from ml.spec import ModelSpec
 
+_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (propensity.SPEC, credit_risk.SPEC)}
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything that distinguishes one model from another; the trainer and scorer are generic.
-
-    ``split_gap_days`` is the label window: train, validation and test as-of dates lie that far apart, so no
-    outcome counted in one set happens inside the next. ``balance_classes`` up-weights the rare class in
-    training by negatives/positives (the log-odds are prior-corrected back to probabilities); measured on
-    credit risk it cost both ROC AUC and calibration, so rare classes are handled with XGBoost's
-    ``max_delta_step`` (its documented remedy for imbalanced logistic regression) in the spec's params.
-    ``validation_by`` is ``time`` or ``entity`` (see ``ml.training.time_split``). The promotion gate moves
-    ``@champion`` only if the challenger's ``primary_metric`` on the latest test window beats the champion's
-    on the same rows by ``promotion_margin`` and its expected calibration error is at most
-    ``calibration_tolerance`` worse. ``rule_baseline`` is a business rule (name, score function of the model
-    frame) logged beside the logistic-regression baseline. ``population`` is the SQL predicate on feature rows
-    selecting who the model learns from (monitoring measures drift on it); ``label_known_from`` maps an as-of
-    date to the first data day its label is known (the last day of its label window). ``expected_drift`` names
-    features that drift by construction (a tenure grows every day, so it always departs from the training
-    window): monitoring records their PSI but does not fail on it.
-    """
-
-    name: str
-    description: str
-    training_table: str
-    feature_table: str
-    scores_table: str
-    entity_key: str
-    sources: tuple[str, ...] = ()
-    categorical: tuple[str, ...] = ()
-    monotone: dict[str, int] = field(default_factory=dict)
-    primary_metric: str = "roc_auc"
-    as_of_column: str = "as_of_date"
-    label: str = "label"
-    split_gap_days: int = 0
-    validation_by: str = "time"
-    validation_fraction: float = 0.15
-    test_fraction: float = 0.15
-    params: dict[str, object] = field(default_factory=dict)
-    balance_classes: bool = False
-    promotion_margin: float = 0.0
-    calibration_tolerance: float = 0.0
-    rule_baseline: tuple[str, Callable[[pd.DataFrame], np.ndarray]] | None = None
-    population: Callable[[], str] = lambda: "true"
-    label_known_from: Callable[[dt.date], dt.date] | None = None
-    expected_drift: tuple[str, ...] = ()
-
-    @property
-    def experiment(self) -> str:
-        """MLflow experiment of the model (one per model)."""
-        return f"ecomflow/{self.name}"
+MODEL_NAMES: tuple[str, ...] = tuple(_SPECS)
+"""The platform's models, in the order the DAGs list them."""
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The spec of model ``name`` (``purchase_propensity`` or ``credit_risk``)."""
-    from ml.models.credit_risk import SPEC as CREDIT
-    from ml.models.propensity import SPEC as PROPENSITY
+    """The spec of model ``name``.
 
-    specs = {PROPENSITY.name: PROPENSITY, CREDIT.name: CREDIT}
-    if name not in specs:
-        raise KeyError(f"unknown model {name!r}; known: {', '.join(specs)}")
-    return specs[name]
+    Raises:
+        KeyError: no model of that name is registered (the message lists the known ones).
+    """
+    if name not in _SPECS:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(_SPECS)}")
+    return _SPECS[name]
 
 
-MODEL_NAMES = ("purchase_propensity", "credit_risk")
+def all_specs() -> list[ModelSpec]:
+    """Every registered spec, in registry order."""
+    return list(_SPECS.values())
+
+
+@contextmanager
+def registered(spec: ModelSpec) -> Iterator[ModelSpec]:
+    """Register ``spec`` for the duration of the block: a throwaway model goes through the generic code by name.
+
+    For tests; the DAGs build their tasks from :data:`MODEL_NAMES` when parsed, so they do not see it.
+
+    Raises:
+        ValueError: a model of that name is registered already.
+    """
+    if spec.name in _SPECS:
+        raise ValueError(f"model {spec.name!r} is registered already")
+    _SPECS[spec.name] = spec
+    try:
+        yield spec
+    finally:
+        del _SPECS[spec.name]

@@ -1,15 +1,32 @@
 """SME credit risk: will a seller with a loan reach the default threshold (90+ days past due) within 6 months?"""
 
+from __future__ import annotations
+
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from ecomflow.core.dates import add_months
 from ecomflow.core.settings import get_settings
-from ml.models import ModelSpec
+from ml.spec import Bands, ModelSpec
+
+if TYPE_CHECKING:
+    import numpy as np
+
+RISK_GRADES = ("A", "B", "C", "D", "E")
+RISK_GRADE_EDGES = (0.02, 0.05, 0.10, 0.20)
+"""Probability of default bounds of the grades: A below 2 %, ..., E from 20 %."""
 
 
 def learns_from() -> str:
     """Sellers with an active loan, not in default yet: ``train_seller_default``'s where clause (tests compare)."""
     return f"n_active_loans > 0 and max_dpd_to_date < {get_settings().credit_default_dpd}"
+
+
+def risk_grades(scores: np.ndarray) -> np.ndarray:
+    """Credit risk grade of each probability of default (A = safest)."""
+    import numpy as np  # kept out of the model registry's import, which DAG files import
+
+    return np.array(RISK_GRADES)[np.searchsorted(np.array(RISK_GRADE_EDGES), scores, side="right")]
 
 
 def default_known_from(as_of: dt.date) -> dt.date:
@@ -36,7 +53,7 @@ SPEC = ModelSpec(
     validation_by="entity",
     validation_fraction=0.2,
     test_fraction=0.2,
-    # Defaults are rare (about 4 % of seller-months): max_delta_step keeps the boosting steps of the rare class
+    # Defaults are rare: max_delta_step keeps the boosting steps of the rare class
     # stable without re-weighting, so the probabilities stay calibrated (credit limits are set from them).
     params={
         "max_depth": 3,
@@ -51,4 +68,6 @@ SPEC = ModelSpec(
     population=learns_from,
     label_known_from=default_known_from,
     expected_drift=("months_on_platform",),  # grows with every day on the platform
+    # Every seller gets exact reasons: credit decisions must be explainable.
+    bands=Bands(column="risk_grade", sql_type="text", rule=risk_grades),
 )

@@ -30,6 +30,16 @@ def _one(conn, query: str, params: tuple | None = None):  # noqa: ANN202
     return conn.execute(query, params).fetchone()[0]
 
 
+def _snapshot_rows(conn, spec, as_of: dt.date) -> int:
+    """Entities of the feature snapshot the scores as of ``as_of`` were computed from (every one is scored)."""
+    return _one(
+        conn,
+        f"select count(*) from {spec.feature_table} where {spec.as_of_column} = "
+        f"(select max(feature_as_of_date) from {spec.scores_table} where as_of_date = %s)",
+        (as_of,),
+    )
+
+
 @pytest.fixture(scope="module")
 def latest_as_of(pipeline) -> dt.date:
     return pipeline[-1] + dt.timedelta(days=1)
@@ -77,7 +87,7 @@ def test_audiences_hold_every_customer_scored_on_the_latest_day(warehouse, lates
         "select count(*), array_agg(distinct as_of_date), count(distinct customer_id) "
         "from activation.marketing_audiences",
     )[0]
-    assert scored > 0
+    assert scored == _snapshot_rows(warehouse, PROPENSITY, latest_as_of), "every customer of the snapshot is scored"
     assert rows == customers == scored
     assert as_ofs == [latest_as_of]
 
@@ -122,7 +132,8 @@ def test_audiences_carry_consent_segment_and_a_channel_from_behaviour(warehouse)
 def test_credit_offers_decide_every_seller_scored_on_the_latest_day(warehouse, latest_as_of):
     scored = _one(warehouse, "select count(*) from scores.seller_credit_risk where as_of_date = %s", (latest_as_of,))
     offers = dict(_rows(warehouse, "select is_declined, count(*) from activation.credit_offers group by 1"))
-    assert sum(offers.values()) == scored > 0
+    assert scored == _snapshot_rows(warehouse, CREDIT, latest_as_of), "every seller of the snapshot is scored"
+    assert sum(offers.values()) == scored
     assert offers.get(True, 0) > 0 and offers.get(False, 0) > 0, f"a degenerate policy on real data: {offers}"
 
 
@@ -196,7 +207,7 @@ def past_scores(pipeline):
     Returns ``{model: (as_of, data day its outcome closed on)}``.
     """
     from ecomflow.core.warehouse import connect
-    from ml.monitoring import outcome_known_from
+    from ml.monitoring.performance import outcome_known_from
     from ml.scoring import score_and_publish
 
     last_day = pipeline[-1]
@@ -218,7 +229,7 @@ def past_scores(pipeline):
 @pytest.fixture(scope="module")
 def monitored(pipeline, past_scores) -> dict[str, list]:
     """One monitoring run per model over the pipeline's days and the day the past scores' outcome closed."""
-    from ml.monitoring import monitor
+    from ml.monitoring.run import monitor
 
     return {
         spec.name: monitor(spec, [*pipeline, past_scores[spec.name][1]], threshold=math.inf)
@@ -231,8 +242,8 @@ def _by(results, metric: str, as_of: dt.date) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("spec", [PROPENSITY, CREDIT], ids=lambda s: s.name)
-def test_psi_of_the_score_and_top_features_every_scored_day(monitored, pipeline, spec):
-    from ml.monitoring import load_version
+def test_psi_of_the_score_and_top_features_every_scored_day(warehouse, monitored, pipeline, spec):
+    from ml.monitoring.versions import load_version
 
     results = monitored[spec.name]
     for day in pipeline:
@@ -242,17 +253,24 @@ def test_psi_of_the_score_and_top_features_every_scored_day(monitored, pipeline,
         top = load_version(spec, version).top_features
         assert set(psi) == {"score", *top}, f"{spec.name} as of {as_of}"
         assert all(value >= 0 for value in psi.values())
-        assert _by(results, "current_rows", as_of)["score"] > 0
+        in_population = _one(
+            warehouse,
+            f"select count(*) from {spec.scores_table} as scores join {spec.feature_table} as features "
+            f"on features.{spec.entity_key} = scores.{spec.entity_key} "
+            f"and features.{spec.as_of_column} = scores.feature_as_of_date "
+            f"where scores.as_of_date = %s and ({spec.population()})",
+            (as_of,),
+        )
+        assert in_population > 0
+        assert _by(results, "current_rows", as_of)["score"] == in_population, "the current side is the population"
 
 
 def test_credit_drift_is_measured_on_the_training_population(warehouse, monitored, past_scores):
     """The population filter mirrors train_seller_default's: same sellers at a month whose window closed."""
-    from ml.monitoring import population
-
     as_of = past_scores["credit_risk"][0]
     in_population = _one(
         warehouse,
-        f"select count(*) from features.feat_seller_monthly where as_of_date = %s and ({population(CREDIT)})",
+        f"select count(*) from features.feat_seller_monthly where as_of_date = %s and ({CREDIT.population()})",
         (as_of,),
     )
     trained_on = _one(warehouse, "select count(*) from features.train_seller_default where as_of_date = %s", (as_of,))
@@ -262,8 +280,8 @@ def test_credit_drift_is_measured_on_the_training_population(warehouse, monitore
 def test_the_reference_is_the_versions_training_window_sampled_the_same_every_run(warehouse, monitored, monkeypatch):
     from mlflow import MlflowClient
 
-    import ml.monitoring
-    from ml.monitoring import load_version, reference_rows
+    from ml.monitoring import versions
+    from ml.monitoring.versions import load_version, reference_rows
 
     version = load_version(PROPENSITY, monitored["purchase_propensity"][0].version)
     params = MlflowClient().get_run(version.run_id).data.params
@@ -273,7 +291,7 @@ def test_the_reference_is_the_versions_training_window_sampled_the_same_every_ru
         warehouse, "select count(*) from features.train_customer_purchase where as_of_date between %s and %s", window
     )
     assert reference_rows(PROPENSITY, version).num_rows == in_window  # under REFERENCE_MAX_ROWS: every row
-    monkeypatch.setattr(ml.monitoring, "REFERENCE_MAX_ROWS", in_window // 5 + 1)  # every fifth row, by hash
+    monkeypatch.setattr(versions, "REFERENCE_MAX_ROWS", in_window // 5 + 1)  # every fifth row, by hash
     sample = reference_rows(PROPENSITY, version)
     assert in_window / 6 < sample.num_rows < in_window / 4
     dates = sample.column("as_of_date").to_numpy(zero_copy_only=False)
@@ -315,7 +333,8 @@ def test_realised_performance_of_past_scores_against_what_happened(warehouse, mo
 def test_results_are_in_the_table_and_on_the_versions_mlflow_run(warehouse, monitored):
     from mlflow import MlflowClient
 
-    from ml.monitoring import as_of_step, load_version, metric_key
+    from ml.monitoring.store import as_of_step, metric_key
+    from ml.monitoring.versions import load_version
 
     client = MlflowClient()
     for model, results in monitored.items():
@@ -339,7 +358,7 @@ def test_results_are_in_the_table_and_on_the_versions_mlflow_run(warehouse, moni
 
 
 def test_a_rerun_replaces_the_days_results(warehouse, monitored, pipeline):
-    from ml.monitoring import monitor
+    from ml.monitoring.run import monitor
 
     before = _one(warehouse, "select count(*) from monitoring.model_monitoring where model = 'purchase_propensity'")
     again = monitor(PROPENSITY, pipeline, threshold=math.inf)
@@ -350,7 +369,8 @@ def test_a_rerun_replaces_the_days_results(warehouse, monitored, pipeline):
 
 
 def test_drift_above_the_threshold_fails_after_recording(warehouse, monitored, pipeline):
-    from ml.monitoring import DriftDetected, monitor
+    from ml.monitoring.results import DriftDetected
+    from ml.monitoring.run import monitor
 
     day = pipeline[-1]
     as_of = day + dt.timedelta(days=1)
@@ -361,12 +381,13 @@ def test_drift_above_the_threshold_fails_after_recording(warehouse, monitored, p
     with pytest.raises(DriftDetected) as raised:
         monitor(CREDIT, [day], threshold=0.0)
     assert "credit_risk v" in str(raised.value) and f"as of {as_of}: score PSI" in str(raised.value)
-    recorded = _one(
+    recorded = _rows(
         warehouse,
-        "select count(*) from monitoring.model_monitoring where model = 'credit_risk' and as_of_date = %s",
+        "select metric, feature from monitoring.model_monitoring where model = 'credit_risk' and as_of_date = %s",
         (as_of,),
     )
-    assert recorded > 0
+    expected = {(r.metric, r.feature) for r in monitored["credit_risk"] if r.as_of_date == as_of}
+    assert set(recorded) == expected, "the failing run recorded every drift value of the day first"
 
 
 def test_the_monitor_dag_fails_exactly_when_drift_exceeds_the_setting(dags, pipeline, monitored, settings):
@@ -387,7 +408,7 @@ def test_the_monitor_dag_fails_exactly_when_drift_exceeds_the_setting(dags, pipe
 def test_monitoring_without_scores_skips_with_the_reason(pipeline):
     import dataclasses
 
-    from ml.monitoring import NothingToMonitor, monitor
+    from ml.monitoring.run import NothingToMonitor, monitor
 
     never_scored = dataclasses.replace(PROPENSITY, name="never_scored", scores_table="scores.never_scored")
     with pytest.raises(NothingToMonitor, match="scores.never_scored does not exist yet"):

@@ -11,10 +11,12 @@ import dataclasses
 import numpy as np
 import pytest
 
+from ml.dataset import PreparedData, prepare
 from ml.features import read_training_set
+from ml.fitting import fit
 from ml.models.credit_risk import SPEC as CREDIT
 from ml.models.propensity import SPEC as PROPENSITY
-from ml.training import PreparedData, evaluate, fit, prepare
+from ml.training import evaluate
 
 RFM_FEATURES = ["days_since_last_order", "orders_30d", "orders_90d", "revenue_30d", "revenue_90d"]
 DEMOGRAPHICS = ["signup_channel", "region", "age_band", "days_since_signup"]

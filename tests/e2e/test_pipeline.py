@@ -45,6 +45,9 @@ def test_features_exist_for_each_as_of_date(pipeline, warehouse):
 
 @pytest.mark.parametrize("table", ["scores.customer_purchase_propensity", "scores.seller_credit_risk"])
 def test_scores_published_for_every_day_with_model_version(pipeline, warehouse, table):
+    from ml.models import all_specs
+
+    [spec] = [spec for spec in all_specs() if spec.scores_table == table]
     for day in pipeline:
         as_of = day + dt.timedelta(days=1)
         rows = warehouse.execute(
@@ -52,7 +55,12 @@ def test_scores_published_for_every_day_with_model_version(pipeline, warehouse, 
             f"from {table} where as_of_date = %s",
             (as_of,),
         ).fetchone()
-        assert rows[0] > 0, f"no scores in {table} as of {as_of}"
+        snapshot = warehouse.execute(
+            f"select count(*) from {spec.feature_table} where {spec.as_of_column} = "
+            f"(select max(feature_as_of_date) from {table} where as_of_date = %s)",
+            (as_of,),
+        ).fetchone()[0]
+        assert rows[0] == snapshot > 0, f"{table} as of {as_of}: {rows[0]} scores for {snapshot} entities"
         assert rows[1] == 1 and rows[2] and rows[3]
 
 

@@ -48,10 +48,18 @@ def test_every_customer_gets_a_decile_and_reasons_by_the_documented_policy(pipel
 
 
 def test_every_seller_gets_exact_reasons_and_a_grade(pipeline, as_of):
+    from ml.models.credit_risk import risk_grades
+
     scores = _day(CREDIT, as_of)
-    assert scores.num_rows > 0
+    with connect() as conn:
+        sellers = conn.execute(
+            f"select count(*) from {CREDIT.feature_table} where {CREDIT.as_of_column} = %s",
+            (scores.column("feature_as_of_date")[0].as_py(),),
+        ).fetchone()[0]
+    assert scores.num_rows == sellers, "every seller of the snapshot is scored"
     assert set(scores.column("reason_method").to_pylist()) == {"exact"}
-    assert set(scores.column("risk_grade").to_pylist()) <= set("ABCDE")
+    grades = scores.column("risk_grade").to_pylist()
+    assert grades == risk_grades(scores.column("score").to_numpy()).tolist() and set(grades) <= set("ABCDE")
 
 
 @pytest.mark.parametrize("spec", [PROPENSITY, CREDIT], ids=["propensity", "credit"])
@@ -167,6 +175,57 @@ def test_a_feature_table_with_a_column_of_the_wrong_type_is_refused_before_anyth
     with pytest.raises(SignatureMismatch, match=r"column 'orders_30d' is string, expected double"):
         score(wrong, as_of)
     assert _day(PROPENSITY, as_of).equals(before)
+
+
+def test_a_third_model_is_scored_by_name_with_no_change_to_the_scorer(pipeline, as_of):
+    """A throwaway spec registered beside the two: its own name, scores table, band column and rule.
+
+    Its champion is the propensity champion's model registered under its name, so its scores must be
+    propensity's, banded and reasoned by its own rule, in its own table, through the scoring task by name.
+    """
+    import numpy as np
+    from mlflow import MlflowClient
+
+    from ecomflow.orchestration import score as score_task
+    from ml.models import registered
+    from ml.spec import Bands
+
+    def quintiles(scores):
+        return (5 - np.searchsorted(np.quantile(scores, [0.2, 0.4, 0.6, 0.8]), scores, side="right")).astype(np.int16)
+
+    spec = dataclasses.replace(
+        PROPENSITY,
+        name="third_model_test",
+        scores_table="scores.third_model_test",
+        bands=Bands(column="quintile", sql_type="smallint", rule=quintiles, exact=lambda bands: bands == 1),
+    )
+    client = MlflowClient()
+    if client.search_registered_models(f"name = '{spec.name}'"):
+        client.delete_registered_model(spec.name)  # a rerun against a kept server starts over
+    champion = client.get_model_version_by_alias(PROPENSITY.name, "champion")
+    client.create_registered_model(spec.name)
+    copy = client.create_model_version(spec.name, champion.source, run_id=champion.run_id, model_id=champion.model_id)
+    client.set_registered_model_alias(spec.name, "champion", copy.version)
+    try:
+        with registered(spec):
+            results = score_task(spec.name, [as_of - dt.timedelta(days=1)])
+        third, propensity = _day(spec, as_of), _day(PROPENSITY, as_of)
+        published = {"as_of": as_of.isoformat(), "rows": propensity.num_rows, "version": copy.version}
+        assert results == [published | {"run_id": champion.run_id}]
+        assert third.column(spec.entity_key).equals(propensity.column(spec.entity_key))
+        assert third.column("score").equals(propensity.column("score")), "the same model scores the same"
+        assert "decile" not in third.column_names and third.schema.field("quintile").type == pa.int16()
+        bands = third.column("quintile").to_numpy()
+        np.testing.assert_array_equal(bands, quintiles(third.column("score").to_numpy()))
+        assert set(bands) == {1, 2, 3, 4, 5}
+        methods = third.column("reason_method").to_numpy(zero_copy_only=False)
+        assert set(methods[bands == 1]) == {"exact"} and set(methods[bands > 1]) == {"approximate"}
+        assert set(third.column("model_name").to_pylist()) == {spec.name}
+    finally:
+        with connect() as conn:
+            conn.execute(f"drop table if exists {spec.scores_table}")
+            conn.commit()
+        client.delete_registered_model(spec.name)
 
 
 def test_publishing_with_no_champion_skips(pipeline, as_of):
