@@ -111,3 +111,20 @@ def test_no_module_imports_a_layer_above_its_own(module):
     graph = import_graph()
     upward = sorted(target for target in graph[module] if layer(target) > layer(module))
     assert upward == [], f"{module} (layer {layer(module)}) imports {upward} from above"
+
+
+KINDS = {"e2e", "deploy", "ui", "dbt"}  # tests by kind; every other folder mirrors a package
+
+
+def test_test_folders_mirror_the_packages():
+    """``tests/<x>/`` tests ``ecomflow/<x>/``, ``ml/...``, ``dags/`` or ``plugins/``; or it is a kind (KINDS)."""
+    tests = ROOT / "tests"
+    strays = []
+    for folder in sorted(p for p in tests.rglob("*") if p.is_dir() and p.name != "__pycache__"):
+        relative = folder.relative_to(tests)
+        if relative.parts[0] in KINDS or (relative.parts[0] == "plugins" and "dags" in relative.parts):
+            continue
+        mirrored = [ROOT / "ecomflow" / relative, ROOT / relative]
+        if not any(path.is_dir() for path in mirrored):
+            strays.append(str(relative))
+    assert strays == [], f"test folders that mirror no package: {strays}"

@@ -2,7 +2,7 @@
 several loading sessions) and the partitioned ``raw`` layout, against a real PostgreSQL.
 
 The swap itself (other days untouched, key, bound, failures, readers, serialisation) is covered for both
-loading modes here and, without constants, in ``tests/warehouse/test_replace_partition.py``.
+loading modes here and, without constants, in ``tests/core/test_replace_partition.py``.
 """
 
 from __future__ import annotations
