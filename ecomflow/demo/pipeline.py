@@ -6,13 +6,49 @@ Runs are recorded in Airflow's metadata database like any other run, so they sho
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from ecomflow.core.settings import DAGS_DIR, Settings
+from ecomflow.core.dates import ONE_DAY, day_range
+from ecomflow.core.settings import DAGS_DIR, SIMULATION_RECORD, Settings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoCalendar:
+    """The days of a demo: the history loaded in bulk (``first`` .. ``history_end``), then the DAG days."""
+
+    first: dt.date
+    history_end: dt.date
+    dag_days: list[dt.date]
+
+
+def demo_calendar(settings: Settings, days: int, history_days: int, today: dt.date) -> DemoCalendar:
+    """The demo's days: from a pinned ``ECOMFLOW_START_DATE``, else ending yesterday (``today`` minus one).
+
+    Unpinned, the DAG days are the ``days`` days before ``today`` and the history the ``history_days`` before
+    them, so the Airflow UI shows past runs; a pinned start date gives the same days on any day (tests,
+    reproducible runs).
+    """
+    if "start_date" in settings.model_fields_set:
+        first = settings.start_date
+    else:
+        first = today - dt.timedelta(days=days + history_days)
+    history_end = first + dt.timedelta(days=history_days - 1)
+    return DemoCalendar(first, history_end, day_range(history_end + ONE_DAY, history_end + dt.timedelta(days=days)))
+
+
+def record_start_date(settings: Settings, first: dt.date) -> None:
+    """Record ``first`` as the simulation's start in the state directory (``Settings.start_date`` reads it).
+
+    Later processes (the scheduler's ``ingest`` runs after ``ecomflow up``) then simulate the same business.
+    """
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    (settings.state_dir / SIMULATION_RECORD).write_text(json.dumps({"start_date": first.isoformat()}) + "\n")
 
 
 def load_dags() -> dict:
