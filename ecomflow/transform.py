@@ -127,10 +127,12 @@ def cosmos_configs(env: dict[str, str] | None = None) -> dict:
             test_behavior=TestBehavior.AFTER_EACH,
             source_rendering_behavior=SourceRenderingBehavior.NONE,
             exclude=[ACTIVATION],  # built by the score_and_publish DAG, on the scores (build_activation)
+            # No Airflow asset per model (the DAG publishes its own, FEATURES): the producer skips their outlet
+            # URIs and every sensor its asset event.
+            emit_datasets=False,
         ),
-        # No Airflow asset per model (the DAG publishes its own, FEATURES): the producer skips the outlet URIs and
-        # every sensor an asset event. Sensors that defer poll the producer's XComs every 2 s, not every 10 s.
-        "operator_args": {"emit_datasets": False, "poke_interval": CONSUMER_POKE_SECONDS},
+        # Sensors that defer poll the producer's XComs every 2 s, not every 10 s.
+        "operator_args": {"poke_interval": CONSUMER_POKE_SECONDS},
     }
 
 
