@@ -6,6 +6,7 @@ incremental facts rebuild (``day_from``/``day_to``) and the point-in-time featur
 the first day the raw events carry (those that triggered the run and those Airflow left unconsumed since the last
 build) through the last day loaded in ``raw`` (a day that lands late changes every later as-of date), so reruns
 and backfills whose days land in any order give the same rows as daily runs.
+A ``freshness`` task first fails the run if a source is past its ``error_after`` threshold.
 Emits ``warehouse_features`` with those days.
 """
 
@@ -44,12 +45,19 @@ def warehouse():  # noqa: D103
     )
     producer_first(dbt)
 
+    @task
+    def freshness() -> dict:
+        """Fails if a source is past its ``error_after`` threshold (a stalled loader): nothing is built then."""
+        from ecomflow.transform import source_freshness
+
+        return source_freshness()
+
     @task(outlets=[FEATURES])
     def publish(run: dict, *, outlet_events=None) -> None:  # noqa: ANN001
         outlet_events[FEATURES].extra = {"days": run["days"], "through": run["through"]}
 
     run = days()
-    run >> dbt >> publish(run)
+    run >> freshness() >> dbt >> publish(run)
 
 
 warehouse()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,11 +20,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ecomflow.core.dates import day_range
 from ecomflow.core.settings import Settings, get_settings
 from ecomflow.local import runtime
 from ecomflow.local.postgres import POSTGRES_BIN_PATH, PostgresSetupError
 from ml.models import MODEL_NAMES
+
+if TYPE_CHECKING:
+    from ecomflow.demo.pipeline import DemoCalendar
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_show_locals=False)
 console = Console(soft_wrap=True)  # messages keep their lines: a path or an error is never broken in two
@@ -355,23 +357,45 @@ def demo(
     """Run the whole platform end to end on simulated data and print a summary."""
     started = time.monotonic()
     settings = get_settings()
-    days = days or settings.demo_days
-    history_days = settings.history_days if history_days is None else history_days
+    calendar = _calendar(settings, days, history_days)
+    settings = _pin_start_date(settings, calendar.first)
     start_core(settings)
     from ecomflow.transform import ensure_manifest
 
     ensure_manifest()
-    first = settings.start_date
-    history_end = first + dt.timedelta(days=history_days - 1)
-    demo_days = day_range(history_end + dt.timedelta(days=1), history_end + dt.timedelta(days=days))
     pipeline_log = runtime.log_path(settings, "demo")
-    console.print(f"task and dbt logs → {pipeline_log}")
+    console.print(
+        f"history {calendar.first}..{calendar.history_end} in bulk, then {len(calendar.dag_days)} day(s) through "
+        f"the DAGs; task and dbt logs → {pipeline_log}"
+    )
     try:
-        _run_demo_days(settings, first, history_end, demo_days, pipeline_log)
+        _run_demo_days(settings, calendar.first, calendar.history_end, calendar.dag_days, pipeline_log)
     except Exception as error:
         console.print(f"[red]demo failed: {error}\n[red]the task and dbt logs are in {pipeline_log}")
         raise typer.Exit(1) from error
-    _summary(settings, demo_days, time.monotonic() - started)
+    _summary(settings, calendar.dag_days, time.monotonic() - started)
+
+
+def _calendar(settings: Settings, days: int | None, history_days: int | None) -> DemoCalendar:
+    from ecomflow.demo.pipeline import demo_calendar
+
+    days = days or settings.demo_days
+    history_days = settings.history_days if history_days is None else history_days
+    return demo_calendar(settings, days, history_days, dt.datetime.now(dt.UTC).date())
+
+
+def _pin_start_date(settings: Settings, first: dt.date) -> Settings:
+    """Pin the demo's first day in this process and record it in the state directory; returns the pinned settings.
+
+    The DAGs the demo runs, and the runtime's later processes (the scheduler's ``ingest`` runs), then simulate the
+    same business as the history did.
+    """
+    from ecomflow.demo.pipeline import record_start_date
+
+    record_start_date(settings, first)
+    os.environ["ECOMFLOW_START_DATE"] = first.isoformat()
+    get_settings.cache_clear()
+    return get_settings()
 
 
 def _run_demo_days(

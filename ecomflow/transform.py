@@ -45,6 +45,9 @@ PROFILE_ARGS = ["--profile", "ecomflow", "--target", "dev"]
 """Passed explicitly, as cosmos does: dbt's partial parsing keys on them, so every invocation shares one parse."""
 
 
+CONSUMER_POKE_SECONDS = 2
+"""How often a deferred watcher sensor looks for its model's status (cosmos' default is 10 s)."""
+
 RUN_VARS = ("day_from", "day_to", "as_of_from", "as_of_to")
 """The bounds of a run's days (``ecomflow.orchestration.dbt_vars``, ``macros/run_var.sql``)."""
 
@@ -115,31 +118,82 @@ def cosmos_configs(env: dict[str, str] | None = None) -> dict:
             execution_mode=ExecutionMode.WATCHER,
             invocation_mode=InvocationMode.SUBPROCESS,
             dbt_executable_path=DBT_EXECUTABLE,
-            setup_operator_args={"freshness_callback": skip_after_freshness_errors},
         ),
         # Tests run inside the producer's `dbt build`; AFTER_EACH gives each model's tests a sensor of their own.
-        # Sources with a freshness threshold get a task; the producer runs `dbt source freshness` before the build.
+        # No source tasks: cosmos' freshness pre-check is a second dbt process (start-up and parse) before the
+        # build; the DAG's `freshness` task checks the same thresholds in SQL (check_source_freshness).
         "render_config": RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.AFTER_EACH,
-            source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
+            source_rendering_behavior=SourceRenderingBehavior.NONE,
             exclude=[ACTIVATION],  # built by the score_and_publish DAG, on the scores (build_activation)
+            # No Airflow asset per model (the DAG publishes its own, FEATURES): the producer skips their outlet
+            # URIs and every sensor its asset event.
+            emit_datasets=False,
         ),
+        # Sensors that defer poll the producer's XComs every 2 s, not every 10 s.
+        "operator_args": {"poke_interval": CONSUMER_POKE_SECONDS},
     }
 
 
-def skip_after_freshness_errors(context, dag, task_group, nodes, sources_json) -> list[tuple[str, str]]:  # noqa: ANN001
-    """Cosmos' freshness callback, keeping only sources past ``error_after``: a warning stays a warning.
+class StaleSource(Exception):
+    """A source is past its ``error_after`` freshness threshold: its loader has stalled."""
 
-    Cosmos' default skips the models fed only by sources that are past ``warn_after`` as well. Here a source
-    past ``error_after`` fails its task and its models are skipped (nothing is published from a stalled
-    loader); one past ``warn_after`` is reported on its task and the warehouse builds.
+
+PERIOD_SECONDS = {"minute": 60, "hour": 3_600, "day": 86_400}
+
+
+def freshness_rules(manifest: dict) -> dict[str, tuple[str, dict]]:
+    """Each source relation (``schema.table``) with a freshness threshold: its ``loaded_at_field`` and thresholds."""
+    return {
+        f"{source['schema']}.{source['identifier']}": (source["loaded_at_field"], source["freshness"])
+        for source in manifest["sources"].values()
+        if source.get("loaded_at_field") and (source.get("freshness") or {}).get("error_after", {}).get("count")
+    }
+
+
+def _seconds(threshold: dict | None) -> float | None:
+    if not threshold or not threshold.get("count"):
+        return None
+    return threshold["count"] * PERIOD_SECONDS[threshold["period"]]
+
+
+def check_source_freshness(conn, manifest: dict) -> dict[str, str]:  # noqa: ANN001
+    """``dbt source freshness`` in SQL, without a dbt process of its own before the build.
+
+    Each source's age (now minus its latest ``loaded_at_field``) against the thresholds in its YAML. Returns each
+    checked relation's status (``pass``, or ``warn`` with a warning logged); raises :class:`StaleSource` naming
+    every source past ``error_after`` (an empty table counts as stale, as in dbt). A relation that does not exist
+    (a source the deployment does not load) is not checked.
     """
-    from cosmos.operators.watcher import _default_freshness_callback
+    statuses, stale = {}, []
+    for relation, (field, rules) in freshness_rules(manifest).items():
+        if conn.execute("select to_regclass(%s)", (relation,)).fetchone()[0] is None:
+            continue
+        age = conn.execute(f"select extract(epoch from now() - max({field}))::float from {relation}").fetchone()[0]
+        error_after, warn_after = _seconds(rules.get("error_after")), _seconds(rules.get("warn_after"))
+        if age is None or (error_after is not None and age > error_after):
+            stale.append(f"{relation} (last loaded {'never' if age is None else f'{age / 3600:.1f} h ago'})")
+            statuses[relation] = "error"
+        elif warn_after is not None and age > warn_after:
+            log.warning(
+                "%s is stale: last loaded %.1f h ago (warn after %s)", relation, age / 3600, rules["warn_after"]
+            )
+            statuses[relation] = "warn"
+        else:
+            statuses[relation] = "pass"
+    if stale:
+        raise StaleSource(f"past their error_after freshness threshold, nothing is built: {', '.join(stale)}")
+    return statuses
 
-    sources_json = sources_json or {}
-    errors = [r for r in sources_json.get("results", []) if r.get("status") == "error"]
-    return _default_freshness_callback(context, dag, task_group, nodes, {**sources_json, "results": errors})
+
+def source_freshness() -> dict[str, str]:
+    """:func:`check_source_freshness` on the warehouse, with the project's thresholds (its manifest)."""
+    from ecomflow.core.warehouse import connect
+
+    manifest = json.loads(ensure_manifest().read_text())
+    with connect() as conn:
+        return check_source_freshness(conn, manifest)
 
 
 def producer_first(group) -> None:  # noqa: ANN001 - a cosmos DbtTaskGroup

@@ -8,6 +8,7 @@ for a deployment: nothing embedded is started for a URL that is set.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,19 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DAGS_DIR = PROJECT_ROOT / "dags"
 PLUGINS_DIR = PROJECT_ROOT / "plugins"
+
+
+DEFAULT_START_DATE = dt.date(2025, 1, 1)
+SIMULATION_RECORD = "simulation.json"
+"""In the state directory: the first day of business the demo simulated, so later processes simulate the same."""
+
+
+def recorded_start_date(state_dir: Path) -> dt.date | None:
+    """The start date the demo recorded in ``state_dir``, if any."""
+    record = state_dir / SIMULATION_RECORD
+    if not record.exists():
+        return None
+    return dt.date.fromisoformat(json.loads(record.read_text())["start_date"])
 
 
 class Settings(BaseSettings):
@@ -53,12 +67,16 @@ class Settings(BaseSettings):
     simulate: bool = Field(True, description="The ingest DAG lands the simulator's files for its day first.")
     seed: int = Field(42, description="Seed of the source simulator: same seed and day give the same files.")
     n_customers: int = Field(1_000, description="Simulator scale: number of customers (sellers scale with it).")
-    start_date: dt.date = Field(dt.date(2025, 1, 1), description="First day of simulated business.")
+    start_date: dt.date = Field(
+        default_factory=lambda data: recorded_start_date(data["state_dir"]) or DEFAULT_START_DATE,
+        description="First day of simulated business; set, it pins the demo's days. Unset: the one the demo "
+        "recorded in the state directory, else 2025-01-01 (the demo itself then ends its days yesterday).",
+    )
     simulator_regime: Literal["realistic", "easy"] = Field(
         "easy",
         description="How simulated customers buy: 'realistic' (BG/NBD rates and drop-out, seasonality) or 'easy'.",
     )
-    demo_days: int = Field(14, description="Days the demo runs through Airflow, after the history.")
+    demo_days: int = Field(7, description="Days the demo runs through Airflow, after the history.")
     history_days: int = Field(
         730, description="Days of history the demo loads before the Airflow days (two years: credit needs them)."
     )
