@@ -110,10 +110,9 @@ def cosmos_configs(env: dict[str, str] | None = None) -> dict:
             profile_name="ecomflow", target_name="dev", profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml"
         ),
         # WATCHER: one `dbt build` (dbt's own threads) in a producer task, one sensor task per model reporting
-        # its status. LOCAL ran one dbt invocation per node: ~1.5 s of overhead each, ~95 s per day here.
+        # its status. LOCAL ran one dbt invocation per node, paying dbt's start-up and parse for each.
         # SUBPROCESS, not the in-process dbt runner: in the task's process dbt's threads share the GIL with
-        # cosmos' per-event XCom callbacks and the build ran ~2x slower (bench/warehouse.py: 2.2x plain dbt
-        # build in-process, 1.19x as a subprocess).
+        # cosmos' per-event XCom callbacks and the build ran far slower (bench/warehouse.py, docs/benchmarks.md).
         "execution_config": ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER,
             invocation_mode=InvocationMode.SUBPROCESS,

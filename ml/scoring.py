@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ecomflow.core.partitions import move_into_day_partitions, replace_partition
 from ecomflow.core.settings import get_settings
-from ecomflow.core.warehouse import advisory_lock, connect, move_into_day_partitions, replace_partition
+from ecomflow.core.warehouse import advisory_lock, connect
 from ml.features import feature_batches, latest_feature_date
 from ml.packaging import TrainedModel, load_registered
 from ml.registry import CHAMPION
@@ -74,7 +75,7 @@ def scores_ddl(spec: ModelSpec) -> str:
     """``create table if not exists`` for the model's scores table: LIST-partitioned by as-of date.
 
     One partition per as-of date (``<table>_pYYYYMMDD``), so publishing a day swaps one partition in
-    (:func:`ecomflow.core.warehouse.replace_partition`) and past days stay as history untouched.
+    (:func:`ecomflow.core.partitions.replace_partition`) and past days stay as history untouched.
     """
     band = f"{spec.bands.column} {spec.bands.sql_type} not null"
     reasons = ", ".join(
@@ -224,7 +225,7 @@ def score(spec: ModelSpec, as_of: dt.date, champion: Champion | None = None) -> 
 def publish(spec: ModelSpec, as_of: dt.date, scores: pa.Table, before_attach: Callable[[], None] | None = None) -> int:
     """Replace the scores of ``as_of`` atomically: its partition is swapped for one holding ``scores``.
 
-    See :func:`ecomflow.core.warehouse.replace_partition`: one transaction under an advisory lock, so a reader sees
+    See :func:`ecomflow.core.partitions.replace_partition`: one transaction under an advisory lock, so a reader sees
     the previous scores of the day or the new ones, never a mix; ``before_attach`` runs between dropping the
     previous partition and attaching the new one (tests inject a failure there).
     """

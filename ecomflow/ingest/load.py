@@ -25,7 +25,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from ecomflow.core.warehouse import PartitionLoad, SwapTimeout, connect, copy_in, lock_partition, replace_partitions
+from ecomflow.core.partitions import PartitionLoad, SwapTimeout, lock_partition, replace_partitions
+from ecomflow.core.warehouse import connect, copy_in
 from ecomflow.ingest.landing import LandingScan, available_tables, day_files, landing_files, scan
 from ecomflow.ingest.schema import ensure_raw_schema
 from ecomflow.ingest.validate import ColumnTypeError, check_table, duplicate_key_mask
@@ -44,7 +45,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EARLY_DUPLICATES_MIN_ROWS = 100_000  # from this size, duplicate keys are looked for in a thread (thread start ~1 ms)
+EARLY_DUPLICATES_MIN_ROWS = 100_000  # from this size duplicate keys are looked for in a thread
 CSV_BLOCK_BYTES = 1 << 20  # Arrow's CSV block; a file whose rows do not fit is read again in one block
 
 
@@ -276,7 +277,7 @@ def load_day(
     required column) fails the day naming each file, before anything is written. Then, in one transaction
     under the advisory locks of every (table, day): an empty input for a day that holds rows is refused unless
     ``allow_empty`` (or the table's contract rule) allows it, the day's quarantine records are replaced and
-    the day's partitions are swapped in together (:func:`ecomflow.core.warehouse.replace_partitions`). A reader sees
+    the day's partitions are swapped in together (:func:`ecomflow.core.partitions.replace_partitions`). A reader sees
     the old day or the new one across all its tables, never a day's orders without their lines.
 
     Args:

@@ -2,7 +2,7 @@
 
 Each ``raw.<table>`` is partitioned by ``_partition_date`` (``partition by list``, one partition per day, named
 ``<table>_pYYYYMMDD``): loading a day builds its partition aside and swaps it in
-(:func:`ecomflow.core.warehouse.replace_partition`). Readers query the parent; a filter on ``_partition_date``
+(:func:`ecomflow.core.partitions.replace_partition`). Readers query the parent; a filter on ``_partition_date``
 reads only that day's partition.
 """
 
@@ -13,7 +13,7 @@ import logging
 import psycopg
 from psycopg import sql
 
-from ecomflow.core.warehouse import move_into_day_partitions
+from ecomflow.core.partitions import move_into_day_partitions
 from ecomflow.sources.contract import TABLES, Table
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def _migrate_unpartitioned(conn: psycopg.Connection, table: Table) -> None:
     """Move an older, unpartitioned ``raw.<table>`` (one heap, BRIN index) into the partitioned layout.
 
     Its views (dbt's staging views) are pointed at the new table; one transaction, so a failure leaves the old
-    table as it was (:func:`ecomflow.core.warehouse.move_into_day_partitions`).
+    table as it was (:func:`ecomflow.core.partitions.move_into_day_partitions`).
     """
     rows = move_into_day_partitions(conn, f"raw.{table.name}", raw_table_ddl(table))
     log.warning("raw.%s: migrated %d rows to the partitioned layout", table.name, rows)

@@ -189,7 +189,8 @@ class EmbeddedPostgres:
         self._write_private(pwfile, self.password + "\n")
         try:
             # PostgreSQL's builtin C.UTF-8 collation: code point order, like glibc's C.UTF-8, but compared with
-            # memcmp instead of strcoll, so sorts and indexes on text keys (ids) take about 0.7x the time.
+            # memcmp instead of strcoll, so sorts and indexes on text keys (ids) are faster
+            # (docs/benchmarks.md).
             self._run(
                 "initdb", "-D", str(self.data_dir), "-U", SUPERUSER, f"--pwfile={pwfile}", "--auth=scram-sha-256",
                 "--encoding=UTF8", "--no-sync", "--locale-provider=builtin", "--builtin-locale=C.UTF-8",

@@ -153,7 +153,8 @@ def runtime_env(settings: Settings) -> dict[str, str]:
         "ECOMFLOW_STATE_DIR": str(settings.state_dir),
         "ECOMFLOW_PG_PORT": str(settings.pg_port),
         "MLFLOW_TRACKING_URI": settings.mlflow_uri,
-        # MLflow's server otherwise starts ~8 huey job consumers for GenAI features we do not use (~2 GB RSS).
+        # MLflow's server otherwise starts ~8 huey job consumers for GenAI features we do not use
+        # (gigabytes of memory, docs/benchmarks.md).
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }
     return {**env, **dbt_env(settings), **airflow_env(settings)}

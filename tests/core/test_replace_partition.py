@@ -1,4 +1,4 @@
-"""Swapping one day's partition atomically (``ecomflow.core.warehouse.replace_partition``) on a real PostgreSQL.
+"""Swapping one day's partition atomically (``ecomflow.core.partitions.replace_partition``) on a real PostgreSQL.
 
 Every test runs on both loading paths: in one session, and over several sessions with a fresh table committed
 before the swap (``PARALLEL_MIN_ROWS`` lowered so that a few rows take it).
@@ -14,8 +14,9 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from ecomflow.core import warehouse as wh
-from ecomflow.core.warehouse import SwapTimeout, connect, partition_name, replace_partition
+from ecomflow.core import partitions as wh
+from ecomflow.core.partitions import SwapTimeout, partition_name, replace_partition
+from ecomflow.core.warehouse import connect
 
 PARENT = "swap.daily_scores"
 DAY, OTHER_DAY = dt.date(2026, 6, 1), dt.date(2026, 6, 2)

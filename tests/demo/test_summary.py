@@ -6,7 +6,7 @@ import datetime as dt
 
 import pyarrow as pa
 
-from ecomflow.core.warehouse import replace_partition
+from ecomflow.core.partitions import replace_partition
 from ecomflow.demo.summary import layer_counts
 
 PARENT = "scores.summary_probe"

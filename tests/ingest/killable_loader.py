@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from ecomflow.core import warehouse
+from ecomflow.core import partitions, warehouse
 from ecomflow.ingest import ensure_raw_schema, load_day
 
 BEFORE = {"drop": "drop table if exists", "rename": " rename to ", "attach": " attach partition "}
@@ -29,7 +29,7 @@ def main() -> None:
     landing, day, tables, step, marker, path = sys.argv[1:7]
     tables_list = tables.split(",")
     if path == "several":
-        warehouse.PARALLEL_MIN_ROWS = 1
+        partitions.PARALLEL_MIN_ROWS = 1
 
     def pause() -> None:
         Path(marker).write_text(step)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ecomflow.core import warehouse as wh
+from ecomflow.core import partitions as wh
 from ecomflow.ingest import ensure_raw_schema, load_day
 
 DAY = dt.date(2025, 8, 1)

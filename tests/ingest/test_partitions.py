@@ -1,4 +1,4 @@
-"""``warehouse.replace_partition`` as the loader uses it (constant lineage columns, the caller's transaction,
+"""``partitions.replace_partition`` as the loader uses it (constant lineage columns, the caller's transaction,
 several loading sessions) and the partitioned ``raw`` layout, against a real PostgreSQL.
 
 The swap itself (other days untouched, key, bound, failures, readers, serialisation) is covered for both
@@ -16,8 +16,9 @@ import pyarrow as pa
 import pytest
 from psycopg import sql
 
-from ecomflow.core import warehouse as wh
-from ecomflow.core.warehouse import connect, replace_partition
+from ecomflow.core import partitions as wh
+from ecomflow.core.partitions import replace_partition
+from ecomflow.core.warehouse import connect
 from ecomflow.ingest import ensure_raw_schema, ingest_day, load_day
 
 DAY = dt.date(2025, 5, 1)
