@@ -109,7 +109,7 @@ def _print_urls(settings: Settings) -> None:
     console.print(
         f"Airflow UI   http://127.0.0.1:{settings.airflow_port}  (login {settings.airflow_user} / {password})"
     )
-    console.print(f"MLflow UI    {settings.mlflow_uri}")
+    console.print(f"MLflow UI    {settings.mlflow_ui}")
     console.print(f"Warehouse    {settings.warehouse}   (or: ecomflow psql)")
 
 
@@ -432,21 +432,17 @@ def _load_history(settings: Settings, first: dt.date, last: dt.date) -> None:
 
 
 def _summary(settings: Settings, demo_days: list[dt.date], seconds: float) -> None:
-    from ecomflow.demo.summary import layer_counts, model_summary
+    """The demo's closing summary: rows per layer, the models, and where to look next (fits 80 columns)."""
+    from ecomflow.demo.summary import layer_counts, layer_totals, model_summary, summary_tables
 
-    table = Table("layer", "relation", "rows", title="Rows per layer")
-    for layer, relation, rows in layer_counts():
-        table.add_row(layer, relation, f"{rows:,}")
-    console.print(table)
-    models = Table("model", "champion", "test ROC AUC", "logreg baseline", "test PR AUC", "scored days", title="Models")
-    for row in model_summary(demo_days):
-        models.add_row(*row)
-    console.print(models)
+    for table in summary_tables(layer_totals(layer_counts()), model_summary(demo_days)):
+        console.print(table)
     console.print(f"Demo of {len(demo_days)} day(s) finished in {seconds / 60:.1f} min. Look next:")
-    console.print("  ecomflow up      → Airflow UI (the demo's runs are there) and MLflow UI")
-    console.print('  ecomflow psql -c "select * from scores.customer_purchase_propensity limit 5"')
+    console.print("  uv run ecomflow up      the Airflow UI (the demo's runs) and the MLflow UI:")
     _print_urls(settings)
-    console.print("  ecomflow down    → stop everything")
+    console.print('  uv run ecomflow psql -c "select * from marts.customer_360 limit 5"')
+    console.print("  uv run ecomflow docs    dbt docs (models, columns, lineage) at http://127.0.0.1:8081")
+    console.print("  uv run ecomflow down    stop everything; the data stays")
 
 
 def main() -> None:  # pragma: no cover
