@@ -23,6 +23,7 @@ from rich.table import Table
 from ecomflow.core.settings import Settings, get_settings
 from ecomflow.local import runtime
 from ecomflow.local.postgres import POSTGRES_BIN_PATH, PostgresSetupError
+from ml.experiments import experiment_url
 from ml.models import MODEL_NAMES
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def _print_urls(settings: Settings) -> None:
     console.print(
         f"Airflow UI   http://127.0.0.1:{settings.airflow_port}  (login {settings.airflow_user} / {password})"
     )
-    console.print(f"MLflow UI    {settings.mlflow_ui}")
+    console.print(f"MLflow UI    {experiment_url(settings.mlflow_ui)}")
     console.print(f"Warehouse    {settings.warehouse}   (or: ecomflow psql)")
 
 
