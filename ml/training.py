@@ -8,6 +8,7 @@ split, logs everything to the model's experiment (:mod:`ml.tracking`), registers
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import subprocess
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from ecomflow.core.settings import PROJECT_ROOT
 from ml.baselines import logistic_regression_scores
 from ml.dataset import PARTS, NotEnoughData, PreparedData, prepare
 from ml.evaluation import RANKING_METRICS, classification_metrics, ranking_metrics
+from ml.experiments import describe, ensure_experiment, run_name
 from ml.features import missing_sources, read_training_set
 from ml.fitting import Fitted, fit
 from ml.packaging import TrainedModel
@@ -119,9 +121,10 @@ def train_model(
             f"(ecomflow ingest, contract in docs/data-contract.md) to train it"
         )
     prepared = prepare(spec, read_training_set(spec))
-    mlflow.set_experiment(spec.experiment)
     run_tags = {"model": spec.name, "git_commit": git_commit(), **(tags or {})}
-    with mlflow.start_run(tags=run_tags) as run:
+    name = run_name(spec, run_tags, dt.datetime.now(dt.UTC).date())
+    mlflow.set_experiment(experiment_id=ensure_experiment(spec))  # nested tuning runs go there too
+    with mlflow.start_run(run_name=name, tags=run_tags) as run:
         if tune_trials:
             overrides = tune(spec, prepared, tune_trials)
         fitted = fit(spec, prepared, overrides)
@@ -136,6 +139,8 @@ def train_model(
         log_figures(spec, fitted.model, prepared, scores | baselines)
         version = log_model(spec, fitted.model, prepared)
         decision = promotion_gate(spec, fitted.model, prepared, version, run.info.run_id)
+        verdict = "promoted to champion" if decision.promoted else "not promoted"
+        describe(spec, version, prepared.features, "xgboost", verdict, decision.why)
     log.info(
         "%s: run %s, version %s, test %s %.4f (logreg %.4f), %s",
         spec.name,
