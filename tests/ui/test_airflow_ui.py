@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ui_browser import CHROMIUM_ARGS, ERROR_TEXT, TIMEOUT_MS
+from ui_browser import Shots, browser_page
 
 from ecomflow.core.settings import DAGS_DIR
 from ecomflow.local import runtime
@@ -93,59 +93,38 @@ def _record_failed_calls(page, base: str, problems: list[str]) -> None:
 def test_dag_list_grid_and_a_task_link_to_its_mlflow_run(chromium, api_server, mlflow_run, settings, tmp_path, capsys):
     from urllib.parse import quote
 
-    from playwright.sync_api import sync_playwright
-
     base, links_run = api_server
     run_id, run_name = mlflow_run
-    problems: list[str] = []
-    shots: list[Path] = []
-
-    def check(page, name: str) -> None:  # noqa: ANN001
-        """Screenshot the page and record any error it shows."""
-        shots.append(tmp_path / f"{name}.png")
-        page.screenshot(path=shots[-1], full_page=True)
-        if found := ERROR_TEXT.search(page.inner_text("body")):
-            problems.append(f"{name} ({page.url}) shows {found.group(0)!r}")
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(TIMEOUT_MS)
-        page.on("pageerror", lambda error: problems.append(f"JavaScript error on {page.url}: {error}"))
-        try:
+    shots = Shots(tmp_path)
+    try:
+        with browser_page(chromium, shots) as page:
             _log_in(page, base, settings)
-            _record_failed_calls(page, base, problems)
+            _record_failed_calls(page, base, shots.problems)
 
             for dag_id in our_dag_ids():  # the DAG cards' title links
                 page.locator(f'a[data-testid="dag-id"][href="/dags/{dag_id}"]').wait_for()
-            check(page, "dag-list")
+            shots.check(page, "dag-list")
 
             page.goto(f"{base}/dags/warehouse")
             for row in ("days", "dbt", "publish"):  # the grid's task rows
                 page.get_by_text(row, exact=True).first.wait_for()
             page.get_by_role("button", name="Expand all task groups").click()
             page.get_by_text("dbt_producer_watcher", exact=True).first.wait_for()  # a task cosmos rendered
-            check(page, "warehouse-grid")
+            shots.check(page, "warehouse-grid")
 
             page.goto(f"{base}/dags/links_check/runs/{quote(links_run, safe='')}/tasks/fit/mapped/0/details")
             link = page.get_by_role("link", name="MLflow run")
             link.wait_for()
             href = link.get_attribute("href")
-            check(page, "task-extra-link")
+            shots.check(page, "task-extra-link")
             assert href == f"{settings.mlflow_ui}/#/runs/{run_id}"
 
             page.goto(href)  # MLflow's UI finds the run's experiment itself
             page.get_by_text(run_name, exact=True).first.wait_for()
-            shots.append(tmp_path / "mlflow-run.png")
-            page.screenshot(path=shots[-1])
+            shots.take(page, "mlflow-run", full_page=False)
             assert re.search(rf"#/experiments/\w+/runs/{run_id}", page.url), page.url
-        except Exception:
-            shots.append(tmp_path / "failure.png")
-            page.screenshot(path=shots[-1], full_page=True)
-            raise
-        finally:
-            browser.close()
-            with capsys.disabled():
-                log = runtime.log_path(settings, "airflow-api-server")
-                print(f"\nUI screenshots: {', '.join(map(str, shots))}\napi-server log: {log}")
-    assert not problems, "the UI showed errors:\n" + "\n".join(problems)
+    finally:
+        with capsys.disabled():
+            log = runtime.log_path(settings, "airflow-api-server")
+            print(f"\nUI screenshots: {', '.join(map(str, shots.paths))}\napi-server log: {log}")
+    assert not shots.problems, "the UI showed errors:\n" + "\n".join(shots.problems)

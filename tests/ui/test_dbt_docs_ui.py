@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from ui_browser import CHROMIUM_ARGS, ERROR_TEXT, TIMEOUT_MS
+from ui_browser import Shots, browser_page
 
 MODEL = "customer_360"
 
@@ -41,31 +41,21 @@ def docs_url(docs_site):
 
 
 def test_a_model_page_shows_its_description_columns_and_lineage(chromium, docs_site, docs_url, tmp_path, capsys):
-    from playwright.sync_api import sync_playwright
-
     node = json.loads((docs_site / "manifest.json").read_text())["nodes"][f"model.ecomflow.{MODEL}"]
     first_sentence = node["description"].split(":")[0].strip()
-    problems: list[str] = []
-    shots = [tmp_path / "dbt-docs-model.png", tmp_path / "dbt-docs-lineage.png"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(TIMEOUT_MS)
-        page.on("pageerror", lambda error: problems.append(f"JavaScript error on {page.url}: {error}"))
-        try:
+    shots = Shots(tmp_path)
+    try:
+        with browser_page(chromium, shots) as page:
             page.goto(f"{docs_url}/#!/model/model.ecomflow.{MODEL}")
             page.get_by_text(first_sentence).first.wait_for()
             for column in list(node["columns"])[:3]:
                 page.get_by_text(column, exact=True).first.wait_for()
-            page.screenshot(path=shots[0], full_page=True)
-            if found := ERROR_TEXT.search(page.inner_text("body")):
-                problems.append(f"the model page shows {found.group(0)!r}")
+            shots.check(page, "dbt-docs-model")
             page.get_by_title("View Lineage Graph").first.click()  # the launcher of dbt docs' lineage view
             page.get_by_text("Lineage Graph", exact=True).first.wait_for()
             page.locator("canvas").first.wait_for()
-            page.screenshot(path=shots[1])
-        finally:
-            browser.close()
-            with capsys.disabled():
-                print(f"\ndbt docs screenshots: {', '.join(map(str, shots))}")
-    assert not problems, "\n".join(problems)
+            shots.take(page, "dbt-docs-lineage", full_page=False)
+    finally:
+        with capsys.disabled():
+            print(f"\ndbt docs screenshots: {', '.join(map(str, shots.paths))}")
+    assert not shots.problems, "\n".join(shots.problems)

@@ -13,7 +13,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from ui_browser import CHROMIUM_ARGS, ERROR_TEXT, TIMEOUT_MS
+from ui_browser import Shots, browser_page
 
 from ml.experiments import ensure_experiment, experiment_url, run_name
 from ml.models import get_spec
@@ -37,30 +37,16 @@ def training_run(mlflow_server) -> tuple[str, str]:
 
 
 def test_an_experiment_opens_on_its_training_runs(chromium, settings, training_run, tmp_path, capsys):
-    from playwright.sync_api import sync_playwright
-
     experiment_id, name = training_run
-    problems: list[str] = []
-    shots = [tmp_path / "mlflow-experiment.png"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(TIMEOUT_MS)
-        page.on("pageerror", lambda error: problems.append(f"JavaScript error on {page.url}: {error}"))
-        try:
+    shots = Shots(tmp_path)
+    try:
+        with browser_page(chromium, shots) as page:
             page.goto(experiment_url(settings.mlflow_ui, experiment_id))
             page.get_by_text(name, exact=True).first.wait_for()  # the run, in the runs table
-            page.screenshot(path=shots[0], full_page=True)
+            shots.check(page, "mlflow-experiment")
             assert f"/experiments/{experiment_id}" in page.url, page.url
             assert "traces" not in page.url.lower(), f"the experiment opened on its traces: {page.url}"
-            if found := ERROR_TEXT.search(page.inner_text("body")):
-                problems.append(f"the experiment page shows {found.group(0)!r}")
-        except Exception:
-            shots.append(tmp_path / "failure.png")
-            page.screenshot(path=shots[-1], full_page=True)
-            raise
-        finally:
-            browser.close()
-            with capsys.disabled():
-                print(f"\nMLflow screenshots: {', '.join(map(str, shots))}")
-    assert not problems, "\n".join(problems)
+    finally:
+        with capsys.disabled():
+            print(f"\nMLflow screenshots: {', '.join(map(str, shots.paths))}")
+    assert not shots.problems, "\n".join(shots.problems)
