@@ -204,7 +204,10 @@ def test_a_third_model_is_scored_by_name_with_no_change_to_the_scorer(pipeline, 
         client.delete_registered_model(spec.name)  # a rerun against a kept server starts over
     champion = client.get_model_version_by_alias(PROPENSITY.name, "champion")
     client.create_registered_model(spec.name)
-    copy = client.create_model_version(spec.name, champion.source, run_id=champion.run_id, model_id=champion.model_id)
+    # The logged model behind the version: its source is ``models:/<model id>`` (the REST client may leave
+    # ``model_id`` empty, and the server then checks the source against the run instead).
+    model_id = champion.model_id or champion.source.removeprefix("models:/")
+    copy = client.create_model_version(spec.name, champion.source, run_id=champion.run_id, model_id=model_id)
     client.set_registered_model_alias(spec.name, "champion", copy.version)
     try:
         with registered(spec):
