@@ -161,7 +161,8 @@ def test_a_simulated_day_round_trips_through_raw_unchanged(warehouse, tmp_path):
     ensure_raw_schema(warehouse)
     for table_dir in sorted(p for p in tmp_path.iterdir() if p.is_dir()):
         table = get_table(table_dir.name)
-        report = ingest_day(warehouse, tmp_path, table.name, day)
+        # The day becomes exactly these files, even where one is empty and an earlier test left rows that day.
+        report = ingest_day(warehouse, tmp_path, table.name, day, allow_empty=True)
         assert report.rows_quarantined == 0, table.name
         landed = pq.read_table(table_dir / f"dt={day}").select(table.column_names)
         columns = ", ".join(f'"{c}"' for c in table.column_names)
