@@ -129,9 +129,16 @@ class Runtime:
 
     def reset_warehouse(self) -> None:
         """Put back the warehouse as it was after the history (a copy taken then)."""
-        with psycopg.connect(self.settings.embedded_url("postgres"), autocommit=True) as conn:
+        with _connect(self.settings, "postgres", autocommit=True) as conn:
             conn.execute("drop database if exists warehouse with (force)")
             conn.execute("create database warehouse template history")
+
+
+def _connect(settings: Settings, database: str = "warehouse", autocommit: bool = False) -> psycopg.Connection:
+    """A database of the second runtime as its superuser, with its password (this process's pgpass is the
+    session runtime's)."""
+    password = embedded.runtime_secrets(settings)["postgres_password"]
+    return psycopg.connect(settings.embedded_url(database), password=password, autocommit=autocommit)
 
 
 def _wait(condition: Callable[[], bool], what: str, rt: Runtime, timeout: float = 2400) -> None:
@@ -165,7 +172,7 @@ def rt(tmp_path_factory) -> Iterator[Runtime]:
         rt.ecomflow("ingest", "--from", str(first), "--to", str(history_end))
         rt.ecomflow("build")
         rt.ecomflow("train", "purchase_propensity")
-        with psycopg.connect(settings.embedded_url("postgres"), autocommit=True) as conn:
+        with _connect(settings, "postgres", autocommit=True) as conn:
             conn.execute("create database history template warehouse")
         rt.env |= embedded.runtime_env(settings)
         dag_ids = {"ingest", "train", *DOWNSTREAM}
@@ -186,7 +193,7 @@ def days(rt) -> list[dt.date]:
 
 def _snapshot(rt: Runtime, fingerprint) -> dict[str, tuple[int, str]]:
     """Fingerprints of every mart, feature and score table (scores without ``scored_at``)."""
-    with psycopg.connect(rt.settings.warehouse) as conn:
+    with _connect(rt.settings) as conn:
         tables = conn.execute(
             "select table_schema || '.' || table_name from information_schema.tables "
             "where table_schema in ('marts', 'features', 'scores') and table_type = 'BASE TABLE' order by 1"
@@ -230,7 +237,7 @@ def backfill(rt, days, fingerprint) -> dict[str, Any]:
         dag_id: rt.api("GET", f"/api/v2/assets/events?source_dag_id={dag_id}&limit=100")["asset_events"]
         for dag_id in ("ingest", *DOWNSTREAM)
     }
-    with psycopg.connect(rt.settings.warehouse) as conn:
+    with _connect(rt.settings) as conn:
         scored = dict(
             conn.execute(
                 "select features.as_of_date, count(scores.customer_id) = count(*) "
