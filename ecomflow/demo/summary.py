@@ -80,30 +80,29 @@ def model_summary(days: list[dt.date]) -> list[ModelLine]:
 
     client = MlflowClient()
     lines = []
-    for spec in all_specs():
-        version = champion_version(spec.name)
-        champion, metrics = "none", {}
-        if version:
-            details = client.get_model_version(spec.name, version)
-            metrics = client.get_run(details.run_id).data.metrics
-            champion = f"v{version} {details.tags.get('gate.winner', XGBOOST)}"
-        with connect() as conn:
+    with connect() as conn:
+        for spec in all_specs():
+            version = champion_version(spec.name)
+            winner, metrics = "none", {}
+            if version:
+                details = client.get_model_version(spec.name, version)
+                metrics = client.get_run(details.run_id).data.metrics
+                winner = details.tags.get("gate.winner", XGBOOST)
             scored = (
                 conn.execute(f"select count(distinct as_of_date) from {spec.scores_table}").fetchone()[0]
                 if table_exists(conn, spec.scores_table)
                 else 0
             )
-        winner = champion.split(" ")[-1]
-        auc = _ranking(metrics, winner)
-        lines.append(
-            ModelLine(
-                spec.name,
-                champion,
-                "-" if auc is None else f"{auc:.3f}",
-                _best_baseline(metrics, winner),
-                f"{scored}/{len(days)}",
+            auc = _ranking(metrics, winner)
+            lines.append(
+                ModelLine(
+                    spec.name,
+                    f"v{version} {winner}" if version else "none",
+                    "-" if auc is None else f"{auc:.3f}",
+                    _best_baseline(metrics, winner),
+                    f"{scored}/{len(days)}",
+                )
             )
-        )
     return lines
 
 
